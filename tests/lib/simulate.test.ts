@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+import { simulate } from "../../lib/simulate";
+
+const sim = simulate({
+  project: "p",
+  stack: "s",
+  config: { "p:obj": { a: 1 }, "p:plain": "x" },
+  state: ({ type }) => (type === "test:index:Thing" ? { computed: "yes" } : {}),
+});
+
+class Thing extends pulumi.CustomResource {
+  declare readonly computed: pulumi.Output<string>;
+  constructor(name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+    super("test:index:Thing", name, { ...props, computed: undefined }, opts);
+  }
+}
+
+class Comp extends pulumi.ComponentResource {
+  readonly childComputed: pulumi.Output<string>;
+  constructor(name: string, opts?: pulumi.ComponentResourceOptions) {
+    super("test:index:Comp", name, {}, opts);
+    const first = new Thing(
+      `${name}-a`,
+      { size: 1, key: pulumi.secret("s3cret") },
+      { parent: this },
+    );
+    const t = new Thing(
+      `${name}-b`,
+      { from: first.computed },
+      { parent: this, replaceOnChanges: ["size"], dependsOn: [first] },
+    );
+    this.childComputed = t.computed;
+    this.registerOutputs({ childComputed: t.computed });
+  }
+}
+
+test("records types, names, parents, inputs, secrets, options, component outputs and config", async () => {
+  const c = new Comp("c");
+  await sim.settle();
+  expect(new pulumi.Config("p").requireObject("obj")).toEqual({ a: 1 });
+  expect(new pulumi.Config("p").require("plain")).toBe("x");
+  const comp = sim.find("test:index:Comp", "c");
+  const a = sim.find("test:index:Thing", "c-a");
+  const b = sim.find("test:index:Thing", "c-b");
+  expect(comp.custom).toBe(false);
+  expect(a.parent).toBe(comp.urn);
+  expect(a.urn).toBe("urn:pulumi:s::p::test:index:Comp$test:index:Thing::c-a");
+  expect(a.inputs).toEqual({ size: 1, key: "s3cret" });
+  expect(a.secretInputs).toEqual(["key"]);
+  expect(b.inputs).toEqual({ from: "yes" });
+  expect(b.options.replaceOnChanges).toEqual(["size"]);
+  expect(b.options.dependsOn).toEqual([a.urn]);
+  expect(comp.outputs).toEqual({ childComputed: "yes" });
+  expect(() => sim.find("test:index:Thing", "nope")).toThrow(
+    'no test:index:Thing named "nope" was registered; registered: test:index:Comp/c, test:index:Thing/c-a, test:index:Thing/c-b',
+  );
+  await new Promise<string>((r) => c.childComputed.apply(r));
+});
