@@ -1,0 +1,296 @@
+// The whole stack under Pulumi.dev.yaml's config, with Pulumi.yaml's defaults applied the way the
+// CLI applies them, against a fake Azure that answers getClientConfig and computes ids/outputs.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { simulate, unwrap, type Registration } from "./helpers";
+
+const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const TENANT = "72f988bf-0000-4000-8000-000000000000";
+const PRINCIPAL = "0e5a7b3c-1d2e-4f30-9a4b-5c6d7e8f9a0b";
+const CLIENT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+const RG = `/subscriptions/${SUB}/resourceGroups/rg-hpc-batch-dev`;
+// Generated names, computed outside this code base (Python hashlib over the naming inputs).
+const STORAGE_NAME = "sthpcbatchdev926e27fc7c";
+const BATCH_NAME = "bahpcbatchdev21b59f42f4";
+const STORAGE_ID = `${RG}/providers/Microsoft.Storage/storageAccounts/${STORAGE_NAME}`;
+const IDENTITY_ID = `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${BATCH_NAME}`;
+const BATCH_ID = `${RG}/providers/Microsoft.Batch/batchAccounts/${BATCH_NAME}`;
+const TAGS = {
+  environment: "dev",
+  "cost-center": "hpc-dev",
+  "managed-by": "hpc-batch",
+  "pulumi-project": "hpc-batch",
+  "pulumi-stack": "dev",
+};
+
+function readYaml(file: string) {
+  return parse(fs.readFileSync(path.join(__dirname, "..", file), "utf8"));
+}
+
+/** Stack config as the CLI hands it to the program: the stack's values, then project defaults. */
+function devConfig(): Record<string, unknown> {
+  const stackConfig: Record<string, unknown> = { ...readYaml("Pulumi.dev.yaml").config };
+  const project = readYaml("Pulumi.yaml");
+  for (const [key, decl] of Object.entries<{ default?: unknown }>(project.config)) {
+    const full = key.includes(":") ? key : `${project.name}:${key}`;
+    if (!(full in stackConfig) && decl.default !== undefined) stackConfig[full] = decl.default;
+  }
+  return stackConfig;
+}
+
+const config = devConfig();
+const sim = simulate({
+  project: "hpc-batch",
+  stack: "dev",
+  config,
+  call: ({ token }) => {
+    if (token === "azure-native:authorization:getClientConfig")
+      return {
+        subscriptionId: SUB,
+        tenantId: TENANT,
+        clientId: "pipeline-client",
+        objectId: "pipeline-object",
+      };
+    throw new Error(`unexpected invoke ${token}`);
+  },
+  id: ({ type, name, inputs }) => {
+    switch (type) {
+      case "azure-native:resources:ResourceGroup":
+        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}`;
+      case "azure-native:storage:StorageAccount":
+        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Storage/storageAccounts/${inputs.accountName}`;
+      case "azure-native:managedidentity:UserAssignedIdentity":
+        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${inputs.resourceName}`;
+      case "azure-native:batch:BatchAccount":
+        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${inputs.accountName}`;
+      case "azure-native:batch:Pool":
+        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${inputs.accountName}/pools/${inputs.poolName}`;
+      default:
+        return `${name}-id`;
+    }
+  },
+  state: ({ type, inputs }) => {
+    switch (type) {
+      case "azure-native:resources:ResourceGroup":
+        return { name: inputs.resourceGroupName };
+      case "azure-native:storage:StorageAccount":
+        return {
+          name: inputs.accountName,
+          primaryEndpoints: { blob: `https://${inputs.accountName}.blob.core.windows.net/` },
+        };
+      case "azure-native:managedidentity:UserAssignedIdentity":
+        return { name: inputs.resourceName, principalId: PRINCIPAL, clientId: CLIENT };
+      case "azure-native:batch:BatchAccount":
+        return {
+          name: inputs.accountName,
+          accountEndpoint: `${inputs.accountName}.${inputs.location}.batch.azure.com`,
+        };
+      case "azure-native:batch:Pool":
+        return { name: inputs.poolName };
+      default:
+        return {};
+    }
+  },
+});
+
+let stack: Record<string, unknown>;
+const find = (type: string, name: string) => sim.find(type, name);
+const typeOf = (urn?: string) => sim.registrations.find((r) => r.urn === urn)?.type;
+
+beforeAll(async () => {
+  stack = await import("../index");
+  await sim.settle();
+});
+
+test("the config under test is Pulumi.dev.yaml plus Pulumi.yaml's defaults", () => {
+  expect(config["azure-native:location"]).toBe("westeurope");
+  expect(config["hpc-batch:batchAccountName"]).toBe("");
+  expect(config["hpc-batch:retainVersions"]).toBe(5);
+  expect(Object.keys(config).sort()).toEqual([
+    "azure-native:location",
+    "hpc-batch:applicationFolder",
+    "hpc-batch:applicationStorageAccountName",
+    "hpc-batch:batchAccountApplicationName",
+    "hpc-batch:batchAccountName",
+    "hpc-batch:batchAccountPoolName",
+    "hpc-batch:batchApplicationId",
+    "hpc-batch:batchApplicationVersion",
+    "hpc-batch:pool",
+    "hpc-batch:publicNetworkAccess",
+    "hpc-batch:resourceGroupName",
+    "hpc-batch:retainVersions",
+    "hpc-batch:tags",
+  ]);
+});
+
+test("it asks Azure for the subscription once and nothing else", () => {
+  expect(sim.invocations).toEqual([
+    { token: "azure-native:authorization:getClientConfig", inputs: {} },
+  ]);
+});
+
+test("it registers exactly the resource group, the three components and their children", () => {
+  const rows = sim.registrations.map(
+    (r: Registration) => `${r.type} ${r.name} <- ${typeOf(r.parent) ?? "stack"}`,
+  );
+  expect(rows.sort()).toEqual(
+    [
+      "azure-native:resources:ResourceGroup resource-group <- stack",
+      "hpc-batch:storage:StorageAccount app-storage <- stack",
+      "azure-native:storage:StorageAccount app-storage <- hpc-batch:storage:StorageAccount",
+      "azure-native:storage:BlobServiceProperties app-storage-blob <- hpc-batch:storage:StorageAccount",
+      "hpc-batch:batch:BatchAccount batch <- stack",
+      "azure-native:managedidentity:UserAssignedIdentity batch-identity <- hpc-batch:batch:BatchAccount",
+      "azure-native:authorization:RoleAssignment batch-blob-data-contributor <- hpc-batch:batch:BatchAccount",
+      "azure-native:batch:BatchAccount batch <- hpc-batch:batch:BatchAccount",
+      "hpc-batch:batch:BatchPool pool <- stack",
+      "azure-native:batch:Pool pool <- hpc-batch:batch:BatchPool",
+    ].sort(),
+  );
+});
+
+test("resource group: generated name, the stack's location, tagged", () => {
+  expect(find("azure-native:resources:ResourceGroup", "resource-group").inputs).toEqual({
+    resourceGroupName: "rg-hpc-batch-dev",
+    location: "westeurope",
+    tags: TAGS,
+  });
+});
+
+test("storage account: generated name in the resource group, secure defaults, tagged", () => {
+  const account = find("azure-native:storage:StorageAccount", "app-storage");
+  expect(account.inputs).toEqual({
+    resourceGroupName: "rg-hpc-batch-dev",
+    location: "westeurope",
+    accountName: STORAGE_NAME,
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS" },
+    accessTier: "Hot",
+    minimumTlsVersion: "TLS1_2",
+    enableHttpsTrafficOnly: true,
+    allowBlobPublicAccess: false,
+    allowSharedKeyAccess: false,
+    defaultToOAuthAuthentication: true,
+    tags: TAGS,
+  });
+  expect(account.options.dependsOn).toEqual([
+    find("azure-native:resources:ResourceGroup", "resource-group").urn,
+  ]);
+  expect(find("azure-native:storage:BlobServiceProperties", "app-storage-blob").inputs).toEqual({
+    resourceGroupName: "rg-hpc-batch-dev",
+    accountName: STORAGE_NAME,
+    blobServicesName: "default",
+    deleteRetentionPolicy: { enabled: true, days: 7 },
+    containerDeleteRetentionPolicy: { enabled: true, days: 7 },
+  });
+});
+
+test("Batch account: identity, blob role on the storage account, keyless account", () => {
+  expect(
+    find("azure-native:managedidentity:UserAssignedIdentity", "batch-identity").inputs,
+  ).toEqual({
+    resourceGroupName: "rg-hpc-batch-dev",
+    location: "westeurope",
+    resourceName: `id-${BATCH_NAME}`,
+    tags: TAGS,
+  });
+  expect(
+    find("azure-native:authorization:RoleAssignment", "batch-blob-data-contributor").inputs,
+  ).toEqual({
+    roleAssignmentName: "dc2c6df8-325f-5175-9c82-1a02e14ecc67", // Python uuid5, see naming tests
+    scope: STORAGE_ID,
+    principalId: PRINCIPAL,
+    principalType: "ServicePrincipal",
+    roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe`,
+  });
+  // Created after the resource group, the storage account, the identity and its role assignment.
+  expect([...find("azure-native:batch:BatchAccount", "batch").options.dependsOn].sort()).toEqual(
+    [
+      find("azure-native:resources:ResourceGroup", "resource-group").urn,
+      find("azure-native:storage:StorageAccount", "app-storage").urn,
+      find("azure-native:managedidentity:UserAssignedIdentity", "batch-identity").urn,
+      find("azure-native:authorization:RoleAssignment", "batch-blob-data-contributor").urn,
+    ].sort(),
+  );
+  expect(find("azure-native:batch:BatchAccount", "batch").inputs).toEqual({
+    resourceGroupName: "rg-hpc-batch-dev",
+    location: "westeurope",
+    accountName: BATCH_NAME,
+    poolAllocationMode: "BatchService",
+    allowedAuthenticationModes: ["AAD"],
+    publicNetworkAccess: "Enabled",
+    identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
+    autoStorage: {
+      storageAccountId: STORAGE_ID,
+      authenticationMode: "BatchAccountManagedIdentity",
+      nodeIdentityReference: { resourceId: IDENTITY_ID },
+    },
+    tags: TAGS,
+  });
+});
+
+test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the account's identity", () => {
+  const devPool = readYaml("Pulumi.dev.yaml").config["hpc-batch:pool"];
+  const pool = find("azure-native:batch:Pool", "pool");
+  expect(pool.inputs).toEqual({
+    resourceGroupName: "rg-hpc-batch-dev",
+    accountName: BATCH_NAME,
+    poolName: "hpc-batch-dev-pool",
+    vmSize: "Standard_D2s_v5",
+    deploymentConfiguration: {
+      virtualMachineConfiguration: {
+        imageReference: {
+          publisher: "canonical",
+          offer: "ubuntu-24_04-lts",
+          sku: "server",
+          version: "latest",
+        },
+        nodeAgentSkuId: "batch.node.ubuntu 24.04",
+      },
+    },
+    scaleSettings: { autoScale: { formula: devPool.autoScaleFormula, evaluationInterval: "PT5M" } },
+    taskSlotsPerNode: 2,
+    targetNodeCommunicationMode: "Simplified",
+    identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
+    tags: TAGS,
+  });
+  expect(devPool.autoScaleFormula).toContain("$TargetDedicatedNodes = 0;");
+  expect(pool.options.replaceOnChanges).toEqual([
+    "vmSize",
+    "deploymentConfiguration",
+    "networkConfiguration",
+    "taskSlotsPerNode",
+    "userAccounts",
+    "mountConfiguration",
+    "interNodeCommunication",
+  ]);
+  expect(pool.options.deleteBeforeReplace).toBe(true);
+  // The pool waits for the resource group, the Batch account and its identity (its inputs come from them).
+  expect([...pool.options.dependsOn].sort()).toEqual(
+    [
+      find("azure-native:resources:ResourceGroup", "resource-group").urn,
+      find("azure-native:batch:BatchAccount", "batch").urn,
+      find("azure-native:managedidentity:UserAssignedIdentity", "batch-identity").urn,
+    ].sort(),
+  );
+});
+
+test("stack outputs: names, ids and endpoints, and no key or SAS", async () => {
+  const outputs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stack)) outputs[k] = await unwrap(v as never);
+  expect(outputs).toEqual({
+    subscriptionId: SUB,
+    location: "westeurope",
+    resourceGroupName: "rg-hpc-batch-dev",
+    storageAccountName: STORAGE_NAME,
+    storageAccountId: STORAGE_ID,
+    storageBlobEndpoint: `https://${STORAGE_NAME}.blob.core.windows.net/`,
+    batchAccountName: BATCH_NAME,
+    batchAccountId: BATCH_ID,
+    batchAccountEndpoint: `${BATCH_NAME}.westeurope.batch.azure.com`,
+    batchIdentityId: IDENTITY_ID,
+    batchIdentityClientId: CLIENT,
+    poolName: "hpc-batch-dev-pool",
+  });
+});
