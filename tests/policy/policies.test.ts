@@ -1,0 +1,572 @@
+/**
+ * Each policy of the pack: the compliant fixture of every type it checks passes, and each
+ * mutation (one change to a compliant fixture) yields exactly the expected messages.
+ */
+import {
+  POLICIES,
+  RETIRED_NODE_AGENTS,
+  TYPES,
+  baseType,
+  resolvePolicyConfig,
+  stackOfUrn,
+  type PolicyPackConfig,
+} from "../../policy/policies";
+
+type Props = Record<string, unknown>;
+type Kind = keyof typeof TYPES;
+
+const TAGS = { app: "hpc-batch", stack: "prod" };
+
+/** Inputs as hpc-batch's components register them: every policy passes. */
+const COMPLIANT: Record<Kind, Props> = {
+  resourceGroup: { location: "westeurope", tags: TAGS },
+  identity: { resourceGroupName: "rg", tags: TAGS },
+  storageAccount: {
+    resourceGroupName: "rg",
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS" },
+    minimumTlsVersion: "TLS1_2",
+    enableHttpsTrafficOnly: true,
+    allowBlobPublicAccess: false,
+    allowSharedKeyAccess: false,
+    tags: TAGS,
+  },
+  blobContainer: { accountName: "data", containerName: "packages", publicAccess: "None" },
+  batchAccount: {
+    resourceGroupName: "rg",
+    poolAllocationMode: "BatchService",
+    allowedAuthenticationModes: ["AAD"],
+    identity: { type: "UserAssigned", userAssignedIdentities: ["/subscriptions/s/id"] },
+    autoStorage: {
+      storageAccountId: "/subscriptions/s/storage",
+      authenticationMode: "BatchAccountManagedIdentity",
+      nodeIdentityReference: { resourceId: "/subscriptions/s/id" },
+    },
+    publicNetworkAccess: "Enabled",
+    tags: TAGS,
+  },
+  pool: {
+    accountName: "batch",
+    vmSize: "Standard_D2s_v5",
+    deploymentConfiguration: {
+      virtualMachineConfiguration: {
+        imageReference: {
+          publisher: "canonical",
+          offer: "ubuntu-24_04-lts",
+          sku: "server",
+          version: "latest",
+        },
+        nodeAgentSkuId: "batch.node.ubuntu 24.04",
+      },
+    },
+    targetNodeCommunicationMode: "Simplified",
+    scaleSettings: { fixedScale: { targetDedicatedNodes: 0, targetLowPriorityNodes: 2 } },
+    taskSlotsPerNode: 1,
+  },
+  application: { accountName: "batch", applicationName: "ffmpeg", allowUpdates: false },
+  dynamic: {
+    __provider: "exports.handler = ...",
+    applicationId: "ffmpeg",
+    version: "1.2.0",
+    allowUpdates: false,
+  },
+};
+
+const NAMES: Record<Kind, string> = {
+  resourceGroup: "rg",
+  identity: "id",
+  storageAccount: "data",
+  blobContainer: "packages",
+  batchAccount: "batch",
+  pool: "hpc",
+  application: "ffmpeg",
+  dynamic: "ffmpeg-1.2.0",
+};
+
+interface CheckOptions {
+  stack?: string;
+  config?: PolicyPackConfig[string];
+  /** Overrides the kind's type token, e.g. with an API-versioned one. */
+  type?: string;
+}
+
+function runPolicy(name: string, kind: Kind, props: Props, opts: CheckOptions = {}): string[] {
+  const policy = POLICIES.find((p) => p.name === name);
+  if (!policy) throw new Error(`no policy ${name}`);
+  const type = opts.type ?? TYPES[kind];
+  const stack = opts.stack ?? "prod";
+  const resource = {
+    type,
+    name: NAMES[kind],
+    urn: `urn:pulumi:${stack}::hpc-batch::${type}::${NAMES[kind]}`,
+    props,
+  };
+  const { settings } = resolvePolicyConfig(policy, opts.config);
+  return policy.check(resource, { stack, config: settings });
+}
+
+/** A deep copy of the compliant fixture with one change. */
+function mutated(kind: Kind, change: (p: Props) => void): Props {
+  const props = structuredClone(COMPLIANT[kind]);
+  change(props);
+  return props;
+}
+
+const vmConfig = (p: Props) =>
+  (p.deploymentConfiguration as Props).virtualMachineConfiguration as Props;
+const fixed = (p: Props) => (p.scaleSettings as Props).fixedScale as Props;
+const autoStorage = (p: Props) => p.autoStorage as Props;
+
+const SUPPORTED =
+  'use imageReference { publisher: "canonical", offer: "ubuntu-24_04-lts", sku: "server" } ' +
+  'with nodeAgentSkuId: "batch.node.ubuntu 24.04".';
+
+test.each(POLICIES.map((p) => [p.name, p] as const))(
+  "%s: the compliant fixture of every type it checks passes, in a dev stack and a prod stack",
+  (name, policy) => {
+    for (const type of policy.resourceTypes) {
+      const kind = (Object.keys(TYPES) as Kind[]).find((k) => TYPES[k] === type)!;
+      for (const stack of ["dev", "prod"]) {
+        expect(runPolicy(name, kind, COMPLIANT[kind], { stack })).toEqual([]);
+      }
+    }
+  },
+);
+
+interface Mutation {
+  policy: string;
+  what: string;
+  kind: Kind;
+  change: (p: Props) => void;
+  opts?: CheckOptions;
+  expected: string[];
+}
+
+const MUTATIONS: Mutation[] = [
+  // storage-https-only
+  {
+    policy: "storage-https-only",
+    what: "HTTP allowed",
+    kind: "storageAccount",
+    change: (p) => (p.enableHttpsTrafficOnly = false),
+    expected: [
+      'storage account "data": enableHttpsTrafficOnly is false; set enableHttpsTrafficOnly: true so the account refuses plain HTTP.',
+    ],
+  },
+  {
+    policy: "storage-https-only",
+    what: "left to the API default",
+    kind: "storageAccount",
+    change: (p) => delete p.enableHttpsTrafficOnly,
+    expected: [
+      'storage account "data": enableHttpsTrafficOnly is (unset); set enableHttpsTrafficOnly: true so the account refuses plain HTTP.',
+    ],
+  },
+  {
+    policy: "storage-https-only",
+    what: "an API-versioned type token is checked too",
+    kind: "storageAccount",
+    change: (p) => (p.enableHttpsTrafficOnly = false),
+    opts: { type: "azure-native:storage/v20230101:StorageAccount" },
+    expected: [
+      'storage account "data": enableHttpsTrafficOnly is false; set enableHttpsTrafficOnly: true so the account refuses plain HTTP.',
+    ],
+  },
+  // storage-minimum-tls-1-2
+  {
+    policy: "storage-minimum-tls-1-2",
+    what: "TLS 1.0",
+    kind: "storageAccount",
+    change: (p) => (p.minimumTlsVersion = "TLS1_0"),
+    expected: [
+      'storage account "data": minimumTlsVersion is "TLS1_0"; set minimumTlsVersion: "TLS1_2" so clients cannot fall back to TLS 1.0 or 1.1.',
+    ],
+  },
+  {
+    policy: "storage-minimum-tls-1-2",
+    what: "unset (Azure's default is TLS 1.0)",
+    kind: "storageAccount",
+    change: (p) => delete p.minimumTlsVersion,
+    expected: [
+      'storage account "data": minimumTlsVersion is (unset); set minimumTlsVersion: "TLS1_2" so clients cannot fall back to TLS 1.0 or 1.1.',
+    ],
+  },
+  {
+    policy: "storage-minimum-tls-1-2",
+    what: "TLS 1.3 is later than 1.2 and passes",
+    kind: "storageAccount",
+    change: (p) => (p.minimumTlsVersion = "TLS1_3"),
+    expected: [],
+  },
+  // storage-no-public-blob-access
+  {
+    policy: "storage-no-public-blob-access",
+    what: "account allows public blobs",
+    kind: "storageAccount",
+    change: (p) => (p.allowBlobPublicAccess = true),
+    expected: [
+      'storage account "data": allowBlobPublicAccess is true; set allowBlobPublicAccess: false so no container can be opened to anonymous readers.',
+    ],
+  },
+  {
+    policy: "storage-no-public-blob-access",
+    what: "container readable anonymously",
+    kind: "blobContainer",
+    change: (p) => (p.publicAccess = "Blob"),
+    expected: [
+      'blob container "packages": publicAccess is "Blob"; set publicAccess: "None" so its blobs cannot be read anonymously.',
+    ],
+  },
+  // storage-no-shared-key
+  {
+    policy: "storage-no-shared-key",
+    what: "unset (Azure's default allows keys)",
+    kind: "storageAccount",
+    change: (p) => delete p.allowSharedKeyAccess,
+    expected: [
+      'storage account "data": allowSharedKeyAccess is (unset); set allowSharedKeyAccess: false so only Microsoft Entra ID tokens are accepted (no account keys, no key-signed SAS).',
+    ],
+  },
+  // batch-entra-only-auth
+  {
+    policy: "batch-entra-only-auth",
+    what: "shared keys allowed",
+    kind: "batchAccount",
+    change: (p) => (p.allowedAuthenticationModes = ["AAD", "SharedKey"]),
+    expected: [
+      'Batch account "batch": allowedAuthenticationModes is ["AAD","SharedKey"]; set allowedAuthenticationModes: ["AAD"] so the Batch API accepts only Microsoft Entra ID tokens (no shared keys).',
+    ],
+  },
+  {
+    policy: "batch-entra-only-auth",
+    what: "empty (Batch's default includes shared keys)",
+    kind: "batchAccount",
+    change: (p) => (p.allowedAuthenticationModes = []),
+    expected: [
+      'Batch account "batch": allowedAuthenticationModes is []; set allowedAuthenticationModes: ["AAD"] so the Batch API accepts only Microsoft Entra ID tokens (no shared keys).',
+    ],
+  },
+  {
+    policy: "batch-entra-only-auth",
+    what: "unset",
+    kind: "batchAccount",
+    change: (p) => delete p.allowedAuthenticationModes,
+    expected: [
+      'Batch account "batch": allowedAuthenticationModes is (unset); set allowedAuthenticationModes: ["AAD"] so the Batch API accepts only Microsoft Entra ID tokens (no shared keys).',
+    ],
+  },
+  // batch-auto-storage-managed-identity
+  {
+    policy: "batch-auto-storage-managed-identity",
+    what: "storage keys",
+    kind: "batchAccount",
+    change: (p) => (autoStorage(p).authenticationMode = "StorageKeys"),
+    expected: [
+      'Batch account "batch": autoStorage.authenticationMode is "StorageKeys"; set autoStorage.authenticationMode: "BatchAccountManagedIdentity" so Batch reaches the storage account with its managed identity instead of the account keys.',
+    ],
+  },
+  {
+    policy: "batch-auto-storage-managed-identity",
+    what: "managed identity mode without an identity",
+    kind: "batchAccount",
+    change: (p) => (p.identity = { type: "None" }),
+    expected: [
+      'Batch account "batch": identity.type is "None"; set identity.type: "UserAssigned" with an identity that holds Storage Blob Data Contributor on the storage account: auto-storage through BatchAccountManagedIdentity has no other way in.',
+    ],
+  },
+  {
+    policy: "batch-auto-storage-managed-identity",
+    what: "no auto-storage at all passes",
+    kind: "batchAccount",
+    change: (p) => delete p.autoStorage,
+    expected: [],
+  },
+  // pool-supported-node-agent
+  ...["batch.node.ubuntu 20.04", "batch.node.ubuntu 18.04", "batch.node.debian 10"].map(
+    (agent): Mutation => ({
+      policy: "pool-supported-node-agent",
+      what: agent,
+      kind: "pool",
+      change: (p) => (vmConfig(p).nodeAgentSkuId = agent),
+      expected: [
+        `pool "hpc": nodeAgentSkuId "${agent}" is retired by Azure Batch (no new nodes, no support); ${SUPPORTED}`,
+      ],
+    }),
+  ),
+  {
+    policy: "pool-supported-node-agent",
+    what: "CentOS, spelled loosely",
+    kind: "pool",
+    change: (p) => (vmConfig(p).nodeAgentSkuId = "Batch.Node.CentOS  7"),
+    expected: [
+      `pool "hpc": nodeAgentSkuId "Batch.Node.CentOS  7" is retired by Azure Batch (no new nodes, no support); ${SUPPORTED}`,
+    ],
+  },
+  {
+    policy: "pool-supported-node-agent",
+    what: "no virtual machine configuration",
+    kind: "pool",
+    change: (p) => (p.deploymentConfiguration = {}),
+    expected: [
+      `pool "hpc": deploymentConfiguration.virtualMachineConfiguration.nodeAgentSkuId is (unset); ${SUPPORTED}`,
+    ],
+  },
+  {
+    policy: "pool-supported-node-agent",
+    what: "Ubuntu 22.04 is still supported (until 30 June 2027)",
+    kind: "pool",
+    change: (p) => (vmConfig(p).nodeAgentSkuId = "batch.node.ubuntu 22.04"),
+    expected: [],
+  },
+  // pool-simplified-node-communication
+  {
+    policy: "pool-simplified-node-communication",
+    what: "classic",
+    kind: "pool",
+    change: (p) => (p.targetNodeCommunicationMode = "Classic"),
+    expected: [
+      'pool "hpc": targetNodeCommunicationMode is "Classic"; set targetNodeCommunicationMode: "Simplified" so nodes need no inbound ports (classic node communication is retired).',
+    ],
+  },
+  {
+    policy: "pool-simplified-node-communication",
+    what: "unset (Batch decides)",
+    kind: "pool",
+    change: (p) => delete p.targetNodeCommunicationMode,
+    expected: [
+      'pool "hpc": targetNodeCommunicationMode is (unset); set targetNodeCommunicationMode: "Simplified" so nodes need no inbound ports (classic node communication is retired).',
+    ],
+  },
+  // pool-max-nodes
+  {
+    policy: "pool-max-nodes",
+    what: "dedicated and Spot summed above the default cap",
+    kind: "pool",
+    change: (p) =>
+      Object.assign(fixed(p), { targetDedicatedNodes: 40, targetLowPriorityNodes: 20 }),
+    expected: [
+      'pool "hpc": fixedScale asks for 60 nodes (40 dedicated + 20 Spot), more than the cap of 50 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+    ],
+  },
+  {
+    policy: "pool-max-nodes",
+    what: "a configured cap",
+    kind: "pool",
+    change: (p) => Object.assign(fixed(p), { targetDedicatedNodes: 8, targetLowPriorityNodes: 4 }),
+    opts: { config: { maxNodes: 10 } },
+    expected: [
+      'pool "hpc": fixedScale asks for 12 nodes (8 dedicated + 4 Spot), more than the cap of 10 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+    ],
+  },
+  {
+    policy: "pool-max-nodes",
+    what: "a raised cap passes",
+    kind: "pool",
+    change: (p) =>
+      Object.assign(fixed(p), { targetDedicatedNodes: 40, targetLowPriorityNodes: 20 }),
+    opts: { config: { maxNodes: 100 } },
+    expected: [],
+  },
+  {
+    policy: "pool-max-nodes",
+    what: "autoscale is not checkable and passes",
+    kind: "pool",
+    change: (p) => (p.scaleSettings = { autoScale: { formula: "$TargetDedicatedNodes = 500;" } }),
+    expected: [],
+  },
+  // application-no-updates
+  {
+    policy: "application-no-updates",
+    what: "updates allowed",
+    kind: "application",
+    change: (p) => (p.allowUpdates = true),
+    expected: [
+      'application "ffmpeg": allowUpdates is true; set allowUpdates: false so a published package version can never be overwritten in place.',
+    ],
+  },
+  {
+    policy: "application-no-updates",
+    what: "unset (Batch's default is true)",
+    kind: "application",
+    change: (p) => delete p.allowUpdates,
+    expected: [
+      'application "ffmpeg": allowUpdates is (unset); set allowUpdates: false so a published package version can never be overwritten in place.',
+    ],
+  },
+  {
+    policy: "application-no-updates",
+    what: "the dynamic application package resource",
+    kind: "dynamic",
+    change: (p) => (p.allowUpdates = true),
+    expected: [
+      'application package "ffmpeg-1.2.0": allowUpdates is true; set allowUpdates: false so a published package version can never be overwritten in place.',
+    ],
+  },
+  {
+    policy: "application-no-updates",
+    what: "other dynamic resources pass",
+    kind: "dynamic",
+    change: (p) => delete p.allowUpdates,
+    expected: [],
+  },
+  // dev-stack-spot-nodes
+  {
+    policy: "dev-stack-spot-nodes",
+    what: "dedicated nodes in dev",
+    kind: "pool",
+    change: (p) => (fixed(p).targetDedicatedNodes = 2),
+    opts: { stack: "dev" },
+    expected: [
+      'pool "hpc": stack "dev" is a development stack but asks for 2 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+    ],
+  },
+  {
+    policy: "dev-stack-spot-nodes",
+    what: "dedicated nodes in a personal test stack",
+    kind: "pool",
+    change: (p) => (fixed(p).targetDedicatedNodes = 1),
+    opts: { stack: "alice-test" },
+    expected: [
+      'pool "hpc": stack "alice-test" is a development stack but asks for 1 dedicated node; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+    ],
+  },
+  {
+    policy: "dev-stack-spot-nodes",
+    what: "dedicated nodes in prod pass",
+    kind: "pool",
+    change: (p) => (fixed(p).targetDedicatedNodes = 2),
+    opts: { stack: "prod" },
+    expected: [],
+  },
+  {
+    policy: "dev-stack-spot-nodes",
+    what: "a configured pattern",
+    kind: "pool",
+    change: (p) => (fixed(p).targetDedicatedNodes = 3),
+    opts: { stack: "sbx7", config: { devStackPattern: "^sbx" } },
+    expected: [
+      'pool "hpc": stack "sbx7" is a development stack but asks for 3 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+    ],
+  },
+  // required-tags
+  {
+    policy: "required-tags",
+    what: "no tags",
+    kind: "storageAccount",
+    change: (p) => delete p.tags,
+    expected: [
+      'storage account "data": tags is (unset); set tags (for example { app: "hpc-batch", stack: "dev" }) so its cost and owner can be traced.',
+    ],
+  },
+  {
+    policy: "required-tags",
+    what: "only empty tags",
+    kind: "resourceGroup",
+    change: (p) => (p.tags = { app: "" }),
+    expected: [
+      'resource group "rg": tags is {"app":""}; set tags (for example { app: "hpc-batch", stack: "dev" }) so its cost and owner can be traced.',
+    ],
+  },
+  {
+    policy: "required-tags",
+    what: "configured keys missing",
+    kind: "batchAccount",
+    change: () => undefined,
+    opts: { config: { requiredKeys: ["owner", "app", "costCenter"] } },
+    expected: [
+      'Batch account "batch": tags lack "owner", "costCenter"; add them (required by the required-tags policy config).',
+    ],
+  },
+];
+
+test.each(MUTATIONS)("$policy: $what", ({ policy, kind, change, opts, expected }) => {
+  expect(runPolicy(policy, kind, mutated(kind, change), opts)).toEqual(expected);
+});
+
+test("every policy has at least one mutation that it reports", () => {
+  const reported = new Set(MUTATIONS.filter((m) => m.expected.length > 0).map((m) => m.policy));
+  expect([...reported].sort()).toEqual(POLICIES.map((p) => p.name).sort());
+});
+
+test("every retired node agent is refused", () => {
+  for (const agent of RETIRED_NODE_AGENTS) {
+    const props = mutated("pool", (p) => (vmConfig(p).nodeAgentSkuId = agent));
+    expect(runPolicy("pool-supported-node-agent", "pool", props)).toHaveLength(1);
+  }
+});
+
+test.each([
+  ["storage-https-only", undefined, { enforcementLevel: "mandatory", settings: {} }],
+  ["storage-https-only", "disabled", { enforcementLevel: "disabled", settings: {} }],
+  ["pool-max-nodes", undefined, { enforcementLevel: "mandatory", settings: { maxNodes: 50 } }],
+  [
+    "pool-max-nodes",
+    { enforcementLevel: "advisory", maxNodes: 8 },
+    { enforcementLevel: "advisory", settings: { maxNodes: 8 } },
+  ],
+  ["required-tags", {}, { enforcementLevel: "advisory", settings: { requiredKeys: [] } }],
+] as const)("resolvePolicyConfig(%s, %j) = %j", (name, entry, expected) => {
+  const policy = POLICIES.find((p) => p.name === name)!;
+  expect(resolvePolicyConfig(policy, entry as PolicyPackConfig[string])).toEqual(expected);
+});
+
+test.each([
+  [
+    "pool-max-nodes",
+    { maxNode: 10 },
+    `policy config pool-max-nodes "maxNode" is invalid: must be one of this policy's settings: enforcementLevel, maxNodes`,
+  ],
+  [
+    "pool-max-nodes",
+    { maxNodes: 0 },
+    "policy config pool-max-nodes.maxNodes 0 is invalid: must be an integer of at least 1",
+  ],
+  [
+    "pool-max-nodes",
+    { maxNodes: "20" },
+    'policy config pool-max-nodes.maxNodes "20" is invalid: must be an integer',
+  ],
+  [
+    "pool-max-nodes",
+    "warn",
+    'policy config pool-max-nodes.enforcementLevel "warn" is invalid: must be one of advisory, mandatory, remediate, disabled',
+  ],
+  [
+    "dev-stack-spot-nodes",
+    { devStackPattern: "(dev" },
+    'policy config dev-stack-spot-nodes.devStackPattern "(dev" is invalid: must be a valid regular expression',
+  ],
+  [
+    "required-tags",
+    { requiredKeys: "owner" },
+    'policy config required-tags.requiredKeys "owner" is invalid: must be an array of non-empty strings',
+  ],
+  [
+    "required-tags",
+    { requiredKeys: [""] },
+    'policy config required-tags.requiredKeys [""] is invalid: must be an array of non-empty strings',
+  ],
+])("resolvePolicyConfig(%s, %j) throws %s", (name, entry, message) => {
+  const policy = POLICIES.find((p) => p.name === name)!;
+  expect(() => resolvePolicyConfig(policy, entry as PolicyPackConfig[string])).toThrow(message);
+});
+
+test.each([
+  ["azure-native:storage:StorageAccount", "azure-native:storage:StorageAccount"],
+  ["azure-native:storage/v20230101:StorageAccount", "azure-native:storage:StorageAccount"],
+  ["azure-native:batch/v20240701preview:Pool", "azure-native:batch:Pool"],
+  ["pulumi-nodejs:dynamic:Resource", "pulumi-nodejs:dynamic:Resource"],
+])("baseType(%s) = %s", (type, expected) => {
+  expect(baseType(type)).toBe(expected);
+});
+
+test.each([
+  ["urn:pulumi:dev::hpc-batch::azure-native:batch:Pool::hpc", "dev"],
+  [
+    "urn:pulumi:alice-test::hpc-batch::hpc-batch:batch:BatchPool$azure-native:batch:Pool::x",
+    "alice-test",
+  ],
+  ["not-a-urn", ""],
+])("stackOfUrn(%s) = %j", (urn, expected) => {
+  expect(stackOfUrn(urn)).toBe(expected);
+});
