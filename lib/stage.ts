@@ -1,0 +1,276 @@
+/**
+ * Staging: copies the binaries a package folder takes from npm packages (its `stage.json`) into
+ * the folder, so they are never committed. Idempotent: a file already identical is left alone
+ * (its mode fixed if needed); a changed one is replaced atomically (copy to a temporary file, then
+ * rename).
+ *
+ * `stage.json` (docs/packaging.md):
+ *   { "files": [ { "from": "@ffmpeg-installer/linux-x64/ffmpeg", "version": "4.1.0",
+ *                  "to": "bin/ffmpeg", "mode": "0755" } ] }
+ * - `from`: `<npm package>/<path inside it>`, found in the `node_modules` folders above the
+ *   package folder (or above the `resolveFrom` folders given).
+ * - `version` (optional): the installed package's exact version. Pinning it here means that
+ *   upgrading the binary is a commit under the package folder, which bumps the package version.
+ * - `to`: relative path inside the package folder.
+ * - `mode` (optional): octal string, default the source's permission bits.
+ * No `stage.json`, or an empty `files`, stages nothing: the folder ships as it is.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { InputError } from "./errors";
+
+export const STAGE_MANIFEST = "stage.json";
+
+export interface StageFile {
+  /** `<npm package>/<path inside it>`, e.g. `@ffmpeg-installer/linux-x64/ffmpeg`. */
+  from: string;
+  /** Required exact version of the installed npm package. */
+  version?: string;
+  /** Destination, relative to the package folder. */
+  to: string;
+  /** Permission bits to set; unset keeps the source's. */
+  mode?: number;
+}
+
+export interface StageManifest {
+  files: StageFile[];
+}
+
+export type StageAction = "copied" | "unchanged" | "mode-set";
+
+export interface StagedFile {
+  /** Destination relative to the package folder. */
+  to: string;
+  /** The manifest's `from`. */
+  from: string;
+  /** Absolute path of the file copied from. */
+  source: string;
+  action: StageAction;
+  /** Permission bits of the staged file. */
+  mode: number;
+  bytes: number;
+}
+
+export interface StageOptions {
+  /** The package folder holding `stage.json`. */
+  folder: string;
+  /** Folders to look for `node_modules` above; default the package folder. */
+  resolveFrom?: string[];
+}
+
+/** Splits `from` into the npm package name and the path inside it; null if malformed. */
+export function splitNpmPath(from: string): { pkg: string; inner: string } | null {
+  const parts = from.split("/");
+  const nameParts = from.startsWith("@") ? 2 : 1;
+  if (parts.length <= nameParts || parts.some((p) => p === "" || p === "." || p === ".."))
+    return null;
+  return { pkg: parts.slice(0, nameParts).join("/"), inner: parts.slice(nameParts).join("/") };
+}
+
+function isSafeRelative(p: string): boolean {
+  if (p === "" || p.includes("\\") || path.posix.isAbsolute(p)) return false;
+  return p.split("/").every((s) => s !== "" && s !== "." && s !== "..");
+}
+
+/** Parses and checks `stage.json` text. Pure; `field` names the file in messages. */
+export function parseStageManifest(text: string, field: string): StageManifest {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(field, text.slice(0, 40), `must be JSON (${(err as Error).message})`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new InputError(field, data, 'must be an object like {"files": [...]}');
+  }
+  // Unknown keys are typos more often than not ("form"): refuse them.
+  for (const key of Object.keys(data)) {
+    if (key !== "files" && key !== "$comment") {
+      throw new InputError(field, key, 'must have only the keys "files" and "$comment"');
+    }
+  }
+  const list = (data as { files?: unknown }).files ?? [];
+  if (!Array.isArray(list)) throw new InputError(`${field} files`, list, "must be an array");
+  const seen = new Set<string>();
+  const files = list.map((item: unknown, i): StageFile => {
+    const at = `${field} files[${i}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new InputError(at, item, 'must be an object like {"from": ..., "to": ...}');
+    }
+    for (const key of Object.keys(item)) {
+      if (!["from", "to", "mode", "version"].includes(key)) {
+        throw new InputError(at, key, 'must have only the keys "from", "to", "mode" and "version"');
+      }
+    }
+    const { from, to, mode, version } = item as Record<string, unknown>;
+    if (typeof from !== "string" || splitNpmPath(from) === null) {
+      throw new InputError(`${at}.from`, from, "must be '<npm package>/<path inside it>'");
+    }
+    if (typeof to !== "string" || !isSafeRelative(to)) {
+      throw new InputError(
+        `${at}.to`,
+        to,
+        "must be a relative path inside the package folder (no '..', '.', '\\' or empty segments)",
+      );
+    }
+    if (seen.has(to)) throw new InputError(`${at}.to`, to, "must appear once");
+    seen.add(to);
+    if (version !== undefined && (typeof version !== "string" || version === "")) {
+      throw new InputError(
+        `${at}.version`,
+        version,
+        'must be the npm package\'s exact version, e.g. "4.1.0"',
+      );
+    }
+    if (mode !== undefined && (typeof mode !== "string" || !/^0?[0-7]{3}$/.test(mode))) {
+      throw new InputError(`${at}.mode`, mode, 'must be an octal string such as "0755" or "0644"');
+    }
+    return {
+      from,
+      to,
+      ...(version !== undefined ? { version: version as string } : {}),
+      ...(mode !== undefined ? { mode: parseInt(mode as string, 8) } : {}),
+    };
+  });
+  return { files };
+}
+
+/** The installed package's folder: the first `node_modules/<pkg>` above any start folder. */
+async function findPackageDir(pkg: string, starts: string[]): Promise<string | null> {
+  for (const start of starts) {
+    let dir = path.resolve(start);
+    for (;;) {
+      const candidate = path.join(dir, "node_modules", pkg);
+      try {
+        if ((await fs.stat(path.join(candidate, "package.json"))).isFile()) return candidate;
+      } catch {
+        // not here: go up
+      }
+      const parent = path.dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return null;
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([fs.stat(a), fs.stat(b)]);
+  if (sa.size !== sb.size) return false;
+  const [ha, hb] = await Promise.all([sha256Of(a), sha256Of(b)]);
+  return ha === hb;
+}
+
+/** Reads `<folder>/stage.json`; no file means nothing to stage. */
+export async function readStageManifest(folder: string): Promise<StageManifest> {
+  const file = path.join(folder, STAGE_MANIFEST);
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { files: [] };
+    throw err;
+  }
+  return parseStageManifest(text, file);
+}
+
+/**
+ * Stages the files `<folder>/stage.json` lists. Checks the whole manifest (sources found, versions
+ * matching) before copying anything; throws InputError naming the manifest entry otherwise.
+ */
+export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
+  const folderStat = await fs.stat(opts.folder).catch(() => null);
+  if (!folderStat?.isDirectory()) {
+    throw new InputError("package folder", opts.folder, "must be an existing directory");
+  }
+  const manifestPath = path.join(opts.folder, STAGE_MANIFEST);
+  const manifest = await readStageManifest(opts.folder);
+  const starts = opts.resolveFrom ?? [opts.folder];
+
+  const plan: Array<{ file: StageFile; source: string; mode: number }> = [];
+  for (const [i, file] of manifest.files.entries()) {
+    const at = `${manifestPath} files[${i}]`;
+    const { pkg, inner } = splitNpmPath(file.from) as { pkg: string; inner: string };
+    const pkgDir = await findPackageDir(pkg, starts);
+    if (pkgDir === null) {
+      throw new InputError(
+        `${at}.from`,
+        file.from,
+        `must name a file in an installed npm package (${pkg} is not installed; run npm ci)`,
+      );
+    }
+    if (file.version !== undefined) {
+      const installed = (
+        JSON.parse(await fs.readFile(path.join(pkgDir, "package.json"), "utf8")) as {
+          version?: string;
+        }
+      ).version;
+      if (installed !== file.version) {
+        throw new InputError(
+          `${at}.version`,
+          file.version,
+          `must match the installed ${pkg} (${installed ?? "no version"}): run npm ci, or update stage.json (a change under the package folder, so the package version moves too)`,
+        );
+      }
+    }
+    const source = path.join(pkgDir, ...inner.split("/"));
+    const st = await fs.stat(source).catch(() => null);
+    if (!st?.isFile()) {
+      throw new InputError(
+        `${at}.from`,
+        file.from,
+        `must name a file in an installed npm package (${source} is not a file)`,
+      );
+    }
+    plan.push({ file, source, mode: file.mode ?? st.mode & 0o777 });
+  }
+
+  const root = await fs.realpath(opts.folder);
+  const results: StagedFile[] = [];
+  for (const [i, { file, source, mode }] of plan.entries()) {
+    const dest = path.join(opts.folder, ...file.to.split("/"));
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    // A symlinked directory on the way could lead outside the folder.
+    const parent = path.relative(root, await fs.realpath(path.dirname(dest)));
+    if (parent === ".." || parent.startsWith(`..${path.sep}`) || path.isAbsolute(parent)) {
+      throw new InputError(
+        `${manifestPath} files[${i}].to`,
+        file.to,
+        "must lead to a path inside the package folder (a symlink on the way leads outside)",
+      );
+    }
+    const bytes = (await fs.stat(source)).size;
+    const existing = await fs.lstat(dest).catch(() => null);
+    let action: StageAction;
+    if (existing?.isFile() && (await sameContent(source, dest))) {
+      if ((existing.mode & 0o777) === mode) {
+        action = "unchanged";
+      } else {
+        await fs.chmod(dest, mode);
+        action = "mode-set";
+      }
+    } else {
+      const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.staging`);
+      try {
+        await fs.copyFile(source, tmp);
+        await fs.chmod(tmp, mode);
+        // rename replaces a file or symlink at dest atomically; a directory there fails it.
+        await fs.rename(tmp, dest);
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+      action = "copied";
+    }
+    results.push({ to: file.to, from: file.from, source, action, mode, bytes });
+  }
+  return results;
+}

@@ -1,0 +1,152 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runCli } from "../helpers";
+
+let tmp: string;
+let app: string;
+let out: string;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-cli-package-"));
+  app = path.join(tmp, "hpc-application");
+  out = path.join(tmp, "out");
+  fs.mkdirSync(path.join(app, "bin"), { recursive: true });
+  fs.writeFileSync(path.join(app, "bin", "run.sh"), "#!/bin/sh\necho run\n", { mode: 0o755 });
+  fs.writeFileSync(path.join(app, "README.md"), "# app\n");
+});
+afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
+test("--json prints exactly path, sha256, bytes, version and applicationId", async () => {
+  const res = await runCli([
+    "package",
+    "--folder",
+    app,
+    "--out",
+    out,
+    "--version",
+    "1.2.3",
+    "--json",
+  ]);
+  expect([res.code, res.stderr]).toEqual([0, ""]);
+  const zip = path.join(out, "ffmpeg-1.2.3.zip");
+  expect(res.stdout).toBe(
+    `${JSON.stringify({ path: zip, sha256: sha256(zip), bytes: fs.statSync(zip).size, version: "1.2.3", applicationId: "ffmpeg" })}\n`,
+  );
+  expect(Object.keys(JSON.parse(res.stdout))).toEqual([
+    "path",
+    "sha256",
+    "bytes",
+    "version",
+    "applicationId",
+  ]);
+});
+
+test("prints what it built, and the same bytes on a second run", async () => {
+  const args = [
+    "package",
+    "--folder",
+    app,
+    "--out",
+    out,
+    "--application-id",
+    "tools",
+    "--version",
+    "2.0.0",
+  ];
+  const res = await runCli(args);
+  const zip = path.join(out, "tools-2.0.0.zip");
+  expect(res).toEqual({
+    code: 0,
+    stderr: "",
+    stdout: [
+      `built ${zip}`,
+      "  application  tools",
+      "  version      2.0.0 (from --version)",
+      "  files        2",
+      `  bytes        ${fs.statSync(zip).size}`,
+      `  sha256       ${sha256(zip)}`,
+      "",
+    ].join("\n"),
+  });
+  fs.utimesSync(path.join(app, "README.md"), new Date(2001, 1, 1), new Date(2001, 1, 1));
+  const again = await runCli([...args, "--json"]);
+  expect(JSON.parse(again.stdout).sha256).toBe(sha256(zip));
+});
+
+test.each([
+  [
+    "a missing folder",
+    () => ["--folder", path.join(tmp, "nope"), "--version", "1.0.0"],
+    () =>
+      `package folder ${JSON.stringify(path.join(tmp, "nope"))} is invalid: must be an existing directory`,
+  ],
+  [
+    "an empty folder",
+    () => {
+      fs.mkdirSync(path.join(tmp, "empty"));
+      return ["--folder", path.join(tmp, "empty"), "--version", "1.0.0"];
+    },
+    () =>
+      `package folder ${JSON.stringify(path.join(tmp, "empty"))} is invalid: must contain at least one file`,
+  ],
+  [
+    "a symlink leading outside",
+    () => {
+      fs.symlinkSync("/etc/hostname", path.join(app, "bin", "host"));
+      return ["--folder", app, "--version", "1.0.0"];
+    },
+    () =>
+      `path in package folder ${JSON.stringify(app)} "bin/host" is invalid: must be a symlink to a file inside the folder (it points to "/etc/hostname", outside)`,
+  ],
+  [
+    "a version with build metadata",
+    () => ["--folder", app, "--version", "1.0.0+sha.abc"],
+    () =>
+      `--version "1.0.0+sha.abc" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
+  ],
+  [
+    "a bad application id",
+    () => ["--folder", app, "--version", "1.0.0", "--application-id", "ff.mpeg"],
+    () => `--application-id "ff.mpeg" is invalid: must be 1 to 64 letters, digits, '-' or '_'`,
+  ],
+  [
+    "no version outside git",
+    () => ["--folder", app],
+    () =>
+      `--version (unset) is invalid: must be set: ${app} is not in a git repository (git: fatal: not a git repository (or any of the parent directories): .git), so the version cannot be computed from commits`,
+  ],
+])("exits 2 on %s, writing no zip", async (_name, args, message) => {
+  const res = await runCli(["package", ...args(), "--out", out, "--json"]);
+  expect(res).toEqual({ code: 2, stdout: "", stderr: `hpc-batch package: ${message()}\n` });
+  expect(fs.existsSync(out)).toBe(false);
+});
+
+test("computes the version from git when --version is absent, and warns about uncommitted changes", async () => {
+  const env = { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+      cwd: tmp,
+      env,
+      stdio: "pipe",
+    });
+  git("init", "-q", "-b", "main");
+  git("add", "-A");
+  git("commit", "-q", "-m", "feat: first package");
+  git("tag", "app-v1.0.0");
+  fs.writeFileSync(path.join(app, "bin", "run.sh"), "#!/bin/sh\necho run faster\n");
+  git("commit", "-q", "-am", "perf: faster run");
+  const res = await runCli(["package", "--folder", app, "--out", out, "--json"]);
+  expect([res.code, res.stderr, JSON.parse(res.stdout).version]).toEqual([0, "", "1.0.1-rc.1"]);
+
+  fs.writeFileSync(path.join(app, "new.txt"), "uncommitted\n");
+  const human = await runCli(["package", "--folder", app, "--out", out]);
+  expect(human.code).toBe(0);
+  expect(human.stdout).toContain("  version      1.0.1-rc.1 (from 1 commit(s) since app-v1.0.0)\n");
+  expect(human.stderr).toBe(
+    `hpc-batch package: warning: ${app} has uncommitted changes; version 1.0.1-rc.1 describes its last commit\n`,
+  );
+});
