@@ -1,0 +1,194 @@
+import * as pulumi from "@pulumi/pulumi";
+import {
+  applicationPackageProvider,
+  type PackageVersionInputs,
+  type PackageVersionOutputs,
+} from "../lib/appPackageProvider";
+import { checkKnown } from "../lib/config";
+import { DEFAULT_ARM_ENDPOINT } from "../lib/credentials";
+import { InputError, throwIfAny } from "../lib/errors";
+import { validateApplicationId, validateApplicationVersion } from "../lib/naming";
+import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/retention";
+
+/** The zip to publish. `PackageInfo` from lib/zip (`buildPackage`) fits as is. */
+export interface ApplicationPackageFile {
+  /** Path of the zip on the machine running Pulumi. */
+  path: string;
+  /** Hex sha256 of the zip: what decides whether anything is published. */
+  sha256: string;
+  /** Size of the zip in bytes. */
+  bytes: number;
+  /** The version the zip was built for; checked against `version` when present. */
+  version?: string;
+}
+
+export interface ApplicationPackageArgs {
+  /** Subscription of the Batch account. Required. */
+  subscriptionId: pulumi.Input<string>;
+  /** Resource group of the Batch account. Required. */
+  resourceGroupName: pulumi.Input<string>;
+  /** Batch account name. Required; pass the account's output so the package waits for it. */
+  accountName: pulumi.Input<string>;
+  /** Batch application id. Required; 1 to 64 letters, digits, '-' or '_'. */
+  applicationId: pulumi.Input<string>;
+  /** The application's display name. Defaults to the application id. */
+  displayName?: pulumi.Input<string>;
+  /** Version to publish. Required; 1 to 64 letters, digits, '-', '_', '.'. A new version is added beside the old ones; an active version never changes content. */
+  version: pulumi.Input<string>;
+  /** The zip (path, sha256, bytes), e.g. the result of `buildPackage`. Required; the state keeps only its sha256 and size. */
+  package: pulumi.Input<ApplicationPackageFile>;
+  /** Point the application's default version at this one once active. Defaults to true. */
+  setDefault?: pulumi.Input<boolean>;
+  /** Newest versions kept; older ones are deleted, never the default nor one a pool references. Defaults to 5; 1 to 40. */
+  retainVersions?: pulumi.Input<number>;
+  /** Resource Manager endpoint (sovereign clouds, test servers). Defaults to "https://management.azure.com". */
+  armEndpoint?: pulumi.Input<string>;
+}
+
+/**
+ * The dynamic resource: one published, active version (see lib/appPackageProvider). Its outputs
+ * are `declare`d: a plain field declaration would be emitted as a class field (ES2022) and reset
+ * the outputs the base constructor just set to undefined.
+ */
+class ApplicationPackageVersion extends pulumi.dynamic.Resource {
+  declare public readonly state: pulumi.Output<"Active">;
+  declare public readonly sha256: pulumi.Output<string>;
+  declare public readonly applicationResourceId: pulumi.Output<string>;
+  declare public readonly packageReference: pulumi.Output<
+    PackageVersionOutputs["packageReference"]
+  >;
+
+  constructor(
+    name: string,
+    props: { [K in keyof PackageVersionInputs]: pulumi.Input<PackageVersionInputs[K]> },
+    opts: pulumi.CustomResourceOptions,
+  ) {
+    super(
+      applicationPackageProvider,
+      name,
+      { ...props, state: undefined, applicationResourceId: undefined, packageReference: undefined },
+      opts,
+      "batch",
+      "ApplicationPackageVersion",
+    );
+  }
+}
+
+/**
+ * A Batch application package version, published from a zip and active: creates the application
+ * (`allowUpdates: false`) and the version, uploads the zip to the version's storage, activates
+ * it, points the default version at it and prunes old versions. An unchanged zip is a no-op; a
+ * changed zip under the same version fails with a message to bump the version. azure-native can
+ * neither upload nor activate, so this runs through a dynamic provider.
+ */
+export class ApplicationPackage extends pulumi.ComponentResource {
+  /** The Batch application id. */
+  public readonly applicationId: pulumi.Output<string>;
+  /** The published version. */
+  public readonly version: pulumi.Output<string>;
+  /** Always "Active" once created: the resource waits for activation. */
+  public readonly state: pulumi.Output<"Active">;
+  /** sha256 of the published zip. */
+  public readonly sha256: pulumi.Output<string>;
+  /** ARM id of the application. */
+  public readonly applicationResourceId: pulumi.Output<string>;
+  /**
+   * `{ id, version }` for a pool's `applicationPackages`. It resolves only once the version is
+   * active, so a pool that uses it never references an inactive package.
+   */
+  public readonly packageReference: pulumi.Output<{ id: string; version: string }>;
+
+  constructor(name: string, args: ApplicationPackageArgs, opts?: pulumi.ComponentResourceOptions) {
+    const type = `ApplicationPackage(${name})`;
+    throwIfAny(
+      checkKnown([
+        [`${type}.applicationId`, args.applicationId, validateApplicationId],
+        [`${type}.version`, args.version, validateApplicationVersion],
+        [`${type}.retainVersions`, args.retainVersions, validateRetainVersions],
+        [`${type}.armEndpoint`, args.armEndpoint, validateArmEndpoint],
+        [`${type}.package`, args.package, validatePackageFile],
+      ]),
+    );
+    super("hpc-batch:batch:ApplicationPackage", name, {}, opts);
+
+    const pkg = pulumi.output(args.package);
+    const version = new ApplicationPackageVersion(
+      `${name}-version`,
+      {
+        subscriptionId: args.subscriptionId,
+        resourceGroupName: args.resourceGroupName,
+        accountName: args.accountName,
+        applicationId: args.applicationId,
+        displayName: args.displayName ?? args.applicationId,
+        version: args.version,
+        packagePath: pkg.path,
+        sha256: pkg.sha256,
+        bytes: pkg.bytes,
+        packageVersion: pkg.version,
+        setDefault: args.setDefault ?? true,
+        retainVersions: args.retainVersions ?? DEFAULT_RETAIN_VERSIONS,
+        armEndpoint: args.armEndpoint ?? DEFAULT_ARM_ENDPOINT,
+      },
+      { parent: this },
+    );
+
+    this.applicationId = pulumi.output(args.applicationId);
+    this.version = pulumi.output(args.version);
+    this.state = version.state;
+    this.sha256 = version.sha256;
+    this.applicationResourceId = version.applicationResourceId;
+    this.packageReference = version.packageReference;
+    this.registerOutputs({
+      applicationId: this.applicationId,
+      version: this.version,
+      state: this.state,
+      sha256: this.sha256,
+      applicationResourceId: this.applicationResourceId,
+      packageReference: this.packageReference,
+    });
+  }
+}
+
+/** An https URL without query or fragment. */
+export function validateArmEndpoint(field: string, value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === "string" ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== "https:" || url.search || url.hash) {
+    throw new InputError(field, value, "must be an https:// URL of a Resource Manager endpoint");
+  }
+  return value as string;
+}
+
+/** A package file description whose known fields are well formed. */
+export function validatePackageFile(field: string, value: unknown): unknown {
+  const p = value as Partial<ApplicationPackageFile> | null;
+  const known = (v: unknown) => v !== undefined && !pulumi.Output.isInstance(v);
+  if (typeof p !== "object" || p === null) {
+    throw new InputError(
+      field,
+      value,
+      "must be { path, sha256, bytes } (the result of buildPackage)",
+    );
+  }
+  if (known(p.path) && (typeof p.path !== "string" || p.path === "")) {
+    throw new InputError(`${field}.path`, p.path, "must be the path of the zip");
+  }
+  if (known(p.sha256) && (typeof p.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(p.sha256))) {
+    throw new InputError(`${field}.sha256`, p.sha256, "must be 64 lowercase hex characters");
+  }
+  if (
+    known(p.bytes) &&
+    (typeof p.bytes !== "number" || !Number.isInteger(p.bytes) || p.bytes <= 0)
+  ) {
+    throw new InputError(
+      `${field}.bytes`,
+      p.bytes,
+      "must be the zip's size in bytes (a positive whole number)",
+    );
+  }
+  return value;
+}

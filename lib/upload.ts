@@ -1,0 +1,212 @@
+/**
+ * Uploads a package zip to an application version's `storageUrl` as a block blob: the file is read
+ * block by block (never whole), blocks go up in parallel, each request is retried on transient
+ * errors by the storage SDK's retry policy, and the blob exists only once the block list is
+ * committed, so an interrupted upload never leaves a partial blob that could be activated.
+ *
+ * Resumable: block ids are derived from the block's index and content hash, so a re-run finds the
+ * blocks an interrupted run staged (`getBlockList`), stages only what is missing, then commits.
+ * The zip's sha256 is stored as blob metadata (`sha256`) for no-op detection without Pulumi state.
+ *
+ * Authentication: the SAS in `storageUrl` when there is one (auto-storage with storage keys),
+ * otherwise an Entra token (auto-storage with the Batch account's managed identity).
+ */
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import {
+  AnonymousCredential,
+  BlockBlobClient,
+  type StoragePipelineOptions,
+} from "@azure/storage-blob";
+import type { TokenCredential } from "@azure/identity";
+
+/** Blob metadata key holding the zip's sha256 (hex). */
+export const SHA256_METADATA_KEY = "sha256";
+/** Default block size: 4 MiB (a 68 MB zip is 17 blocks; Azure allows up to 4000 MiB). */
+export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
+/** Default number of blocks in flight. */
+export const DEFAULT_CONCURRENCY = 8;
+
+export interface UploadProgress {
+  /** Bytes sent in this run. */
+  sent: number;
+  /** Bytes found already staged by an earlier run (not sent again). */
+  reused: number;
+  total: number;
+}
+
+/** The storage SDK's retry settings (StorageRetryOptions), with this module's defaults. */
+export interface UploadRetryOptions {
+  /** Attempts per request, first included. Defaults to 5. */
+  maxTries?: number;
+  /** First back-off delay. Defaults to 500 ms (exponential, capped by maxRetryDelayInMs). */
+  retryDelayInMs?: number;
+  /** Back-off cap. Defaults to 10 s. */
+  maxRetryDelayInMs?: number;
+  /** Time limit of one attempt. Defaults to 120 s. */
+  tryTimeoutInMs?: number;
+}
+
+export interface UploadOptions {
+  /** The zip on disk. */
+  file: string;
+  /** The version's storage URL (with or without a SAS). */
+  storageUrl: string;
+  /** The zip's sha256 (hex), stored as blob metadata. */
+  sha256: string;
+  /** Used when `storageUrl` carries no SAS. */
+  credential?: TokenCredential;
+  blockSize?: number;
+  concurrency?: number;
+  retry?: UploadRetryOptions;
+  onProgress?: (p: UploadProgress) => void;
+  abortSignal?: AbortSignal;
+}
+
+export interface UploadResult {
+  bytes: number;
+  /** Bytes sent in this run (0 when everything was already staged). */
+  bytesSent: number;
+  blocks: number;
+  /** Blocks found staged by an earlier run and reused. */
+  blocksReused: number;
+}
+
+/** True when the URL carries a SAS (its `sig` parameter). */
+export function hasSas(url: string): boolean {
+  return new URL(url).searchParams.has("sig");
+}
+
+/** The URL without its query string, safe to print (a SAS is a secret). */
+export function redactUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+/**
+ * A block id: base64 of `<index, 6 digits>-<first 40 hex of the block's sha256>`. Every id has the
+ * same length, as Azure requires within one blob.
+ */
+export function blockId(index: number, blockSha256Hex: string): string {
+  return Buffer.from(`${String(index).padStart(6, "0")}-${blockSha256Hex.slice(0, 40)}`).toString(
+    "base64",
+  );
+}
+
+/** A client for the blob behind a storage URL, authenticated by its SAS or by `credential`. */
+export function blobClient(
+  storageUrl: string,
+  credential: TokenCredential | undefined,
+  retry: UploadRetryOptions = {},
+): BlockBlobClient {
+  const options: StoragePipelineOptions = {
+    retryOptions: {
+      maxTries: retry.maxTries ?? 5,
+      retryDelayInMs: retry.retryDelayInMs ?? 500,
+      maxRetryDelayInMs: retry.maxRetryDelayInMs ?? 10_000,
+      tryTimeoutInMs: retry.tryTimeoutInMs ?? 120_000,
+    },
+    userAgentOptions: { userAgentPrefix: "hpc-batch" },
+  };
+  if (hasSas(storageUrl))
+    return new BlockBlobClient(storageUrl, new AnonymousCredential(), options);
+  if (!credential) {
+    throw new Error(
+      `the storage URL ${redactUrl(storageUrl)} carries no SAS (managed-identity auto-storage): ` +
+        "an Entra token with Storage Blob Data Contributor on the storage account is needed",
+    );
+  }
+  return new BlockBlobClient(storageUrl, credential, options);
+}
+
+/** The committed blob's size and recorded sha256, or undefined when no blob is committed. */
+export async function readBlobDigest(
+  storageUrl: string,
+  credential?: TokenCredential,
+  retry?: UploadRetryOptions,
+): Promise<{ bytes: number; sha256?: string } | undefined> {
+  try {
+    const props = await blobClient(storageUrl, credential, retry).getProperties();
+    return { bytes: props.contentLength ?? 0, sha256: props.metadata?.[SHA256_METADATA_KEY] };
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Block ids (with sizes) already staged or committed for the blob; empty when it has none. */
+async function stagedBlocks(client: BlockBlobClient): Promise<Map<string, number>> {
+  try {
+    const list = await client.getBlockList("all");
+    const out = new Map<string, number>();
+    for (const b of [...(list.committedBlocks ?? []), ...(list.uncommittedBlocks ?? [])]) {
+      out.set(b.name, b.size);
+    }
+    return out;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return new Map();
+    throw err;
+  }
+}
+
+export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> {
+  const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+  const client = blobClient(opts.storageUrl, opts.credential, opts.retry);
+  const file = await open(opts.file, "r");
+  try {
+    const total = (await file.stat()).size;
+    const count = Math.max(1, Math.ceil(total / blockSize));
+    const staged = await stagedBlocks(client);
+    const ids: string[] = new Array(count);
+    const progress: UploadProgress = { sent: 0, reused: 0, total };
+    let blocksReused = 0;
+    let next = 0;
+    let failed = false;
+
+    const stageNext = async () => {
+      while (!failed && next < count) {
+        const index = next++;
+        const offset = index * blockSize;
+        const length = Math.min(blockSize, total - offset);
+        const block = Buffer.allocUnsafe(length);
+        let read = 0;
+        while (read < length) {
+          const r = await file.read(block, read, length - read, offset + read);
+          if (r.bytesRead === 0) throw new Error(`${opts.file} shrank while it was uploaded`);
+          read += r.bytesRead;
+        }
+        const id = blockId(index, createHash("sha256").update(block).digest("hex"));
+        ids[index] = id;
+        if (staged.get(id) === length) {
+          blocksReused++;
+          progress.reused += length;
+        } else {
+          opts.abortSignal?.throwIfAborted();
+          await client.stageBlock(id, block, length, {
+            transactionalContentMD5: createHash("md5").update(block).digest(),
+            abortSignal: opts.abortSignal,
+          });
+          progress.sent += length;
+        }
+        opts.onProgress?.({ ...progress });
+      }
+    };
+    // One failure (after the SDK's retries) stops the other workers from starting new blocks.
+    const worker = () =>
+      stageNext().catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    opts.abortSignal?.throwIfAborted();
+    await client.commitBlockList(ids, {
+      metadata: { [SHA256_METADATA_KEY]: opts.sha256 },
+      blobHTTPHeaders: { blobContentType: "application/zip" },
+      abortSignal: opts.abortSignal,
+    });
+    return { bytes: total, bytesSent: progress.sent, blocks: count, blocksReused };
+  } finally {
+    await file.close();
+  }
+}

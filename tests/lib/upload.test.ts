@@ -1,0 +1,357 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { staticTokenCredential } from "../../lib/credentials";
+import {
+  blockId,
+  hasSas,
+  readBlobDigest,
+  redactUrl,
+  uploadPackage,
+  type UploadProgress,
+} from "../../lib/upload";
+import {
+  fakeEntraToken,
+  startAzurite,
+  startFaultProxy,
+  type Azurite,
+  type FaultDecision,
+  type FaultProxy,
+  type ProxiedRequest,
+} from "../support/azurite";
+
+const MiB = 1024 * 1024;
+const CONTAINER = "app-ffmpeg-0123456789abcdef";
+const FAST_RETRY = { maxTries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 50 };
+
+/** Deterministic bytes (a sha256 chain), so every run uploads the same content. */
+function bytes(length: number, seed: string): Buffer {
+  const out = Buffer.alloc(length);
+  let block = createHash("sha256").update(seed).digest();
+  for (let i = 0; i < length; i += 32) {
+    block.copy(out, i, 0, Math.min(32, length - i));
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+let azurite: Azurite;
+let dir: string;
+let blobCount = 0;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  await azurite.service.getContainerClient(CONTAINER).create();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-upload-"));
+});
+
+afterAll(async () => {
+  await azurite.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh blob name and a zip-sized file of `size` bytes. */
+function fixture(size: number, seed = "package") {
+  const name = `ffmpeg-1.0.${++blobCount}-2f6c.zip`;
+  const content = bytes(size, seed);
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return { name, content, file, sha: sha256(content) };
+}
+
+async function committed(name: string): Promise<Buffer> {
+  return azurite.service.getContainerClient(CONTAINER).getBlobClient(name).downloadToBuffer();
+}
+
+async function blockLists(name: string) {
+  const list = await azurite.service
+    .getContainerClient(CONTAINER)
+    .getBlockBlobClient(name)
+    .getBlockList("all");
+  return {
+    committed: (list.committedBlocks ?? []).length,
+    uncommitted: (list.uncommittedBlocks ?? []).map((b) => b.name),
+  };
+}
+
+/** The proxied requests as `METHOD comp`, e.g. `PUT block`. */
+const shape = (reqs: ProxiedRequest[]) => reqs.map((r) => `${r.method} ${r.comp}`);
+
+describe("pure helpers", () => {
+  test.each([
+    ["https://acct.blob.core.windows.net/app/x.zip?sv=2022-11-02&sig=abc%3D", true],
+    ["https://acct.blob.core.windows.net/app/x.zip", false],
+    ["https://acct.blob.core.windows.net/app/x.zip?sv=2022-11-02", false],
+  ])("hasSas(%s) is %s", (url, expected) => {
+    expect(hasSas(url)).toBe(expected);
+  });
+
+  test("redactUrl drops the SAS", () => {
+    expect(redactUrl("https://acct.blob.core.windows.net/app/x.zip?sv=1&sig=secret")).toBe(
+      "https://acct.blob.core.windows.net/app/x.zip",
+    );
+  });
+
+  test("block ids are base64 of index and content hash, all the same length", () => {
+    const hash = "ab".repeat(32);
+    expect(Buffer.from(blockId(7, hash), "base64").toString()).toBe(`000007-${"ab".repeat(20)}`);
+    expect(blockId(0, hash)).toHaveLength(64);
+    expect(blockId(49_999, hash)).toHaveLength(64);
+  });
+});
+
+describe("uploadPackage against Azurite", () => {
+  let proxy: FaultProxy;
+  let decide: (req: ProxiedRequest, index: number) => FaultDecision;
+
+  beforeAll(async () => {
+    proxy = await startFaultProxy(azurite, (req, i) => decide(req, i));
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => {
+    proxy.requests.length = 0;
+    decide = () => "forward";
+  });
+
+  test("stages blocks in parallel, commits them with the sha256 and content type", async () => {
+    const f = fixture(10 * MiB + 123);
+    const progress: UploadProgress[] = [];
+    const result = await uploadPackage({
+      file: f.file,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: MiB,
+      concurrency: 4,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(result).toEqual({
+      bytes: 10 * MiB + 123,
+      bytesSent: 10 * MiB + 123,
+      blocks: 11,
+      blocksReused: 0,
+    });
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      ...Array(11).fill("PUT block"),
+      "PUT blocklist",
+    ]);
+    expect(proxy.maxInFlight()).toBe(4);
+    expect(progress).toHaveLength(11);
+    expect(progress[10]).toEqual({ sent: 10 * MiB + 123, reused: 0, total: 10 * MiB + 123 });
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+    const props = await azurite.service
+      .getContainerClient(CONTAINER)
+      .getBlobClient(f.name)
+      .getProperties();
+    expect(props.metadata).toEqual({ sha256: f.sha });
+    expect(props.contentType).toBe("application/zip");
+    expect(await readBlobDigest(azurite.sasUrl(CONTAINER, f.name))).toEqual({
+      bytes: 10 * MiB + 123,
+      sha256: f.sha,
+    });
+  });
+
+  test("retries a block that failed with a transient 503 and completes", async () => {
+    const f = fixture(3 * MiB);
+    let blocksSeen = 0;
+    decide = (req) => (req.comp === "block" && ++blocksSeen === 2 ? { status: 503 } : "forward");
+    const result = await uploadPackage({
+      file: f.file,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: MiB,
+      concurrency: 1,
+      retry: FAST_RETRY,
+    });
+    expect(result.bytesSent).toBe(3 * MiB);
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      "PUT block",
+      "PUT block", // answered 503 by the proxy
+      "PUT block", // the SDK's retry of the same block
+      "PUT block",
+      "PUT blocklist",
+    ]);
+    expect(proxy.requests[2].url).toBe(proxy.requests[3].url);
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+  });
+
+  test("retries a dropped connection", async () => {
+    const f = fixture(2 * MiB);
+    let blocksSeen = 0;
+    decide = (req) => (req.comp === "block" && ++blocksSeen === 1 ? "reset" : "forward");
+    await uploadPackage({
+      file: f.file,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: MiB,
+      concurrency: 1,
+      retry: FAST_RETRY,
+    });
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      "PUT block",
+      "PUT block",
+      "PUT block",
+      "PUT blocklist",
+    ]);
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+  });
+
+  test("gives up after maxTries and never commits a partial blob", async () => {
+    const f = fixture(3 * MiB);
+    let blocksSeen = 0;
+    decide = (req) => (req.comp === "block" && ++blocksSeen >= 2 ? { status: 503 } : "forward");
+    await expect(
+      uploadPackage({
+        file: f.file,
+        storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+        sha256: f.sha,
+        blockSize: MiB,
+        concurrency: 1,
+        retry: FAST_RETRY,
+      }),
+    ).rejects.toMatchObject({ statusCode: 503 });
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      "PUT block",
+      "PUT block",
+      "PUT block",
+      "PUT block", // three tries of the second block, then the upload stops
+    ]);
+    expect(await readBlobDigest(azurite.sasUrl(CONTAINER, f.name))).toBeUndefined();
+    expect(await blockLists(f.name)).toEqual({
+      committed: 0,
+      uncommitted: [blockId(0, sha256(f.content.subarray(0, MiB)))],
+    });
+  });
+
+  test("an interrupted upload leaves staged blocks that a re-run reuses", async () => {
+    const f = fixture(5 * MiB + 7);
+    const controller = new AbortController();
+    await expect(
+      uploadPackage({
+        file: f.file,
+        storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+        sha256: f.sha,
+        blockSize: MiB,
+        concurrency: 1,
+        abortSignal: controller.signal,
+        onProgress: (p) => {
+          if (p.sent === 3 * MiB) controller.abort(new Error("interrupted by the test"));
+        },
+      }),
+    ).rejects.toThrow("interrupted by the test");
+    expect(await readBlobDigest(azurite.sasUrl(CONTAINER, f.name))).toBeUndefined();
+    const staged = await blockLists(f.name);
+    expect(staged).toEqual({
+      committed: 0,
+      uncommitted: [0, 1, 2].map((i) =>
+        blockId(i, sha256(f.content.subarray(i * MiB, (i + 1) * MiB))),
+      ),
+    });
+
+    proxy.requests.length = 0;
+    const progress: UploadProgress[] = [];
+    const result = await uploadPackage({
+      file: f.file,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: MiB,
+      concurrency: 1,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(result).toEqual({
+      bytes: 5 * MiB + 7,
+      bytesSent: 2 * MiB + 7,
+      blocks: 6,
+      blocksReused: 3,
+    });
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      "PUT block",
+      "PUT block",
+      "PUT block",
+      "PUT blocklist",
+    ]);
+    expect(progress.at(-1)).toEqual({ sent: 2 * MiB + 7, reused: 3 * MiB, total: 5 * MiB + 7 });
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+  });
+
+  test("a re-run with different content re-stages only the blocks whose content changed", async () => {
+    const first = fixture(3 * MiB, "first");
+    const controller = new AbortController();
+    await expect(
+      uploadPackage({
+        file: first.file,
+        storageUrl: azurite.sasUrl(CONTAINER, first.name),
+        sha256: first.sha,
+        blockSize: MiB,
+        concurrency: 1,
+        abortSignal: controller.signal,
+        onProgress: (p) => {
+          if (p.sent === 2 * MiB) controller.abort(new Error("stop"));
+        },
+      }),
+    ).rejects.toThrow("stop");
+    // Same blob, new content: block 0 unchanged, block 1 changed, block 2 new.
+    const changed = Buffer.from(first.content);
+    changed[MiB + 5] ^= 0xff;
+    fs.writeFileSync(first.file, changed);
+    const result = await uploadPackage({
+      file: first.file,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, first.name)),
+      sha256: sha256(changed),
+      blockSize: MiB,
+      concurrency: 1,
+    });
+    expect(result).toEqual({ bytes: 3 * MiB, bytesSent: 2 * MiB, blocks: 3, blocksReused: 1 });
+    expect((await committed(first.name)).equals(changed)).toBe(true);
+  });
+});
+
+describe("uploadPackage with an Entra token (storageUrl without a SAS)", () => {
+  test("authenticates with the bearer token", async () => {
+    const f = fixture(MiB + 1);
+    const result = await uploadPackage({
+      file: f.file,
+      storageUrl: azurite.blobUrl(CONTAINER, f.name),
+      sha256: f.sha,
+      credential: staticTokenCredential(fakeEntraToken()),
+      blockSize: MiB,
+    });
+    expect(result.blocks).toBe(2);
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+  });
+
+  test("is refused by storage with a token for another audience", async () => {
+    const f = fixture(100);
+    await expect(
+      uploadPackage({
+        file: f.file,
+        storageUrl: azurite.blobUrl(CONTAINER, f.name),
+        sha256: f.sha,
+        credential: staticTokenCredential(
+          fakeEntraToken({ audience: "https://management.azure.com" }),
+        ),
+        retry: FAST_RETRY,
+      }),
+    ).rejects.toMatchObject({ statusCode: 403 });
+  });
+
+  test("without a credential, fails before any request with the reason", async () => {
+    const f = fixture(100);
+    await expect(
+      uploadPackage({
+        file: f.file,
+        storageUrl: azurite.blobUrl(CONTAINER, f.name),
+        sha256: f.sha,
+      }),
+    ).rejects.toThrow(
+      `the storage URL ${azurite.blobUrl(CONTAINER, f.name)} carries no SAS (managed-identity auto-storage): ` +
+        "an Entra token with Storage Blob Data Contributor on the storage account is needed",
+    );
+  });
+});

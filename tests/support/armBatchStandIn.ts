@@ -1,0 +1,480 @@
+/**
+ * A Resource Manager stand-in for Batch applications and application packages (api-version
+ * 2024-07-01), built on `startStandIn`. It follows the documented contract of
+ * Azure/azure-rest-api-specs specification/batch/resource-manager/Microsoft.Batch/stable/2024-07-01/
+ * BatchManagement.json and its examples (ApplicationCreate, ApplicationUpdate,
+ * ApplicationPackageCreate, ApplicationPackageActivate, ApplicationPackageGet/List/Delete):
+ * - PUT application: optional body `{properties:{allowUpdates, displayName, defaultVersion}}`.
+ * - PATCH application: body required; `defaultVersion` must name an existing (here: active) version.
+ * - PUT version: no body needed; answers `Pending` with `storageUrl` + `storageUrlExpiry` pointing at
+ *   Azurite (a SAS, or none in token mode). On a pending version it answers a fresh URL to the
+ *   same blob. On an active version of an application with `allowUpdates: false` it answers 409,
+ *   and records a violation: hpc-batch must never overwrite an active version.
+ * - POST activate: body exactly `{"format":"zip"}`; activates only when the blob is committed and
+ *   is a zip whose sha256 matches its `sha256` metadata; answers the package `Active` (or `Pending`
+ *   for `pendingReadsAfterActivate` GETs, to exercise the wait).
+ * - GET version carries the storageUrl (2024-07-01) unless `storageUrlOnGet` is false; LIST and
+ *   activate never do. DELETE of the default version clears the default; DELETE of a version a
+ *   pool references is refused and recorded as a violation.
+ * Every request must carry `Authorization: Bearer <token>`; `counts` tallies requests by kind.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Azurite } from "./azurite";
+import {
+  startStandIn,
+  type RecordedRequest,
+  type StandIn,
+  type StandInReply,
+} from "./httpsStandIn";
+
+export const API_VERSION = "2024-07-01";
+
+export interface StandInPackage {
+  name: string;
+  state: "Pending" | "Active";
+  container: string;
+  blob: string;
+  lastActivationTime?: string;
+  /** GETs left that still answer Pending after an activation. */
+  pendingReads: number;
+}
+
+export interface StandInApplication {
+  name: string;
+  displayName?: string;
+  allowUpdates: boolean;
+  defaultVersion?: string;
+  versions: Map<string, StandInPackage>;
+}
+
+export interface ArmBatchStandInOptions {
+  azurite: Azurite;
+  subscriptionId: string;
+  resourceGroup: string;
+  account: string;
+  /** The bearer token every request must carry. */
+  token: string;
+  /** `sas` (auto-storage with storage keys, default) or `token` (managed identity: no SAS). */
+  storageAuth?: "sas" | "token";
+  /**
+   * Return storageUrl from GET version too. Defaults to true: with api-version 2024-07-01 GET
+   * still returns it; only newer API versions return it from PUT alone (Azure/azure-rest-api-specs
+   * pull 43544). Set false to model the newer behaviour.
+   */
+  storageUrlOnGet?: boolean;
+  /** Rewrites every storageUrl handed out (e.g. through a counting proxy). */
+  rewriteStorageUrl?: (url: string) => string;
+  /** Activations refused (409) before one succeeds, to model a failed activation. */
+  activateFailures?: number;
+  /** GETs that answer Pending after an activation before Active. Defaults to 0. */
+  pendingReadsAfterActivate?: number;
+  /** Check the whole blob (download + sha256) on activate, or only that it is committed. */
+  verifyOnActivate?: "content" | "exists";
+  /** Pools in the account and their package references. */
+  pools?: { name: string; applicationPackages: { id: string; version?: string }[] }[];
+}
+
+export interface ArmBatchStandIn extends StandIn {
+  applications: Map<string, StandInApplication>;
+  /** Requests by kind, e.g. `PUT version`, `POST activate`, `GET version`. */
+  counts: Record<string, number>;
+  /** The account's resource id prefix, `/subscriptions/.../batchAccounts/<account>`. */
+  accountId: string;
+  /** Adds an application and versions as if published earlier (blobs included). */
+  seed(
+    app: string,
+    versions: { name: string; state?: "Active" | "Pending"; lastActivationTime?: string }[],
+    props?: { defaultVersion?: string; allowUpdates?: boolean; displayName?: string },
+  ): Promise<void>;
+  pools: NonNullable<ArmBatchStandInOptions["pools"]>;
+}
+
+const APP_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const VERSION_NAME = /^[a-zA-Z0-9_-][a-zA-Z0-9_.-]{0,63}$/;
+
+const err = (status: number, code: string, message: string): StandInReply => ({
+  status,
+  body: { error: { code, message } },
+});
+
+/** The end-of-central-directory signature: a zip has one in its last 64 KiB + 22 bytes. */
+function looksLikeZip(b: Buffer): boolean {
+  return (
+    b.length >= 22 &&
+    b.readUInt32LE(0) === 0x04034b50 &&
+    b.subarray(Math.max(0, b.length - 65_557)).includes(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+  );
+}
+
+export async function startArmBatchStandIn(opts: ArmBatchStandInOptions): Promise<ArmBatchStandIn> {
+  const applications = new Map<string, StandInApplication>();
+  const counts: Record<string, number> = {};
+  const pools = opts.pools ?? [];
+  const accountId = `/subscriptions/${opts.subscriptionId}/resourceGroups/${opts.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${opts.account}`;
+  const violations: string[] = [];
+  let clock = Date.UTC(2025, 0, 1);
+  const tick = () => new Date((clock += 60_000)).toISOString();
+
+  const key = (s: string) => s.toLowerCase();
+  const appBody = (a: StandInApplication) => ({
+    id: `${accountId}/applications/${a.name}`,
+    name: a.name,
+    type: "Microsoft.Batch/batchAccounts/applications",
+    etag: 'W/"0x8D64F915BDF7F00"',
+    properties: {
+      allowUpdates: a.allowUpdates,
+      ...(a.displayName !== undefined ? { displayName: a.displayName } : {}),
+      ...(a.defaultVersion !== undefined ? { defaultVersion: a.defaultVersion } : {}),
+    },
+  });
+  const storageUrl = (p: StandInPackage) =>
+    (opts.rewriteStorageUrl ?? ((u: string) => u))(
+      opts.storageAuth === "token"
+        ? opts.azurite.blobUrl(p.container, p.blob)
+        : opts.azurite.sasUrl(p.container, p.blob, {
+            permissions: "rcw",
+            expiresOn: new Date(Date.now() + 4 * 3600_000),
+          }),
+    );
+  let activateFailures = opts.activateFailures ?? 0;
+  const pkgBody = (a: StandInApplication, p: StandInPackage, withUrl: boolean) => ({
+    id: `${accountId}/applications/${a.name}/versions/${p.name}`,
+    name: p.name,
+    type: "Microsoft.Batch/batchAccounts/applications/versions",
+    etag: 'W/"0x8D64FEC83A3B436"',
+    properties: {
+      state: p.state,
+      ...(p.state === "Active" ? { format: "zip", lastActivationTime: p.lastActivationTime } : {}),
+      ...(withUrl
+        ? {
+            storageUrl: storageUrl(p),
+            storageUrlExpiry: new Date(Date.now() + 4 * 3600_000).toISOString(),
+          }
+        : {}),
+    },
+  });
+
+  /** Checks the caller, the account and the names; answers the error reply when one fails. */
+  const guard = (
+    req: RecordedRequest,
+    params: Record<string, string>,
+    kind: string,
+  ): StandInReply | undefined => {
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    if (req.headers.authorization !== `Bearer ${opts.token}`) {
+      violations.push(`${kind}: authorization ${String(req.headers.authorization)}`);
+      return err(401, "AuthenticationFailed", "missing or wrong bearer token");
+    }
+    if (
+      params.sub !== opts.subscriptionId ||
+      params.rg !== opts.resourceGroup ||
+      params.account !== opts.account
+    ) {
+      return err(404, "ResourceNotFound", `${params.sub}/${params.rg}/${params.account}`);
+    }
+    if (params.app !== undefined && !APP_NAME.test(params.app)) {
+      violations.push(`${kind}: application name ${params.app}`);
+      return err(400, "InvalidParameter", "applicationName");
+    }
+    if (params.version !== undefined && !VERSION_NAME.test(params.version)) {
+      violations.push(`${kind}: version name ${params.version}`);
+      return err(400, "InvalidParameter", "versionName");
+    }
+    return undefined;
+  };
+  const findApp = (name: string) => applications.get(key(name));
+  const appMissing = (name: string) =>
+    err(404, "ApplicationNotFound", `The specified application ${name} does not exist.`);
+  const versionMissing = (name: string) =>
+    err(
+      404,
+      "ApplicationPackageNotFound",
+      `The specified application package ${name} does not exist.`,
+    );
+
+  /** Only these application properties exist in the contract. */
+  const checkAppBody = (kind: string, body: unknown, required: boolean): void => {
+    if (body === undefined) {
+      if (required) throw new Error(`${kind}: body required`);
+      return;
+    }
+    const b = body as { properties?: Record<string, unknown> };
+    const extra = Object.keys(b).filter((k) => k !== "properties");
+    const props = Object.keys(b.properties ?? {}).filter(
+      (k) => !["allowUpdates", "displayName", "defaultVersion"].includes(k),
+    );
+    if (extra.length || props.length) {
+      throw new Error(`${kind}: unexpected fields ${[...extra, ...props].join(", ")}`);
+    }
+  };
+
+  const newPackage = (app: string, name: string): StandInPackage => ({
+    name,
+    state: "Pending",
+    container: `app-${key(app)}-${createHash("sha1").update(key(app)).digest("hex").slice(0, 16)}`,
+    blob: `${key(app)}-${key(name)}-${randomUUID()}.zip`,
+    pendingReads: 0,
+  });
+  const ensureContainer = (name: string) =>
+    opts.azurite.service.getContainerClient(name).createIfNotExists();
+
+  const prefix = String.raw`^/subscriptions/(?<sub>[^/]+)/resourceGroups/(?<rg>[^/]+)/providers/Microsoft\.Batch/batchAccounts/(?<account>[^/]+)`;
+  const appPath = new RegExp(`${prefix}/applications/(?<app>[^/]+)$`);
+  const versionPath = new RegExp(
+    `${prefix}/applications/(?<app>[^/]+)/versions/(?<version>[^/]+)$`,
+  );
+
+  const standIn = await startStandIn([
+    {
+      method: "PUT",
+      path: appPath,
+      apiVersion: API_VERSION,
+      handle(req, p) {
+        const denied = guard(req, p, "PUT application");
+        if (denied) return denied;
+        checkAppBody("PUT application", req.body, false);
+        const props = (req.body as { properties?: Partial<StandInApplication> } | undefined)
+          ?.properties;
+        const existing = findApp(p.app);
+        const a: StandInApplication = existing ?? {
+          name: p.app,
+          allowUpdates: true,
+          versions: new Map(),
+        };
+        if (props?.allowUpdates !== undefined) a.allowUpdates = props.allowUpdates;
+        if (props?.displayName !== undefined) a.displayName = props.displayName;
+        applications.set(key(p.app), a);
+        return { status: 200, body: appBody(a) };
+      },
+    },
+    {
+      method: "GET",
+      path: appPath,
+      apiVersion: API_VERSION,
+      handle(req, p) {
+        const denied = guard(req, p, "GET application");
+        if (denied) return denied;
+        const a = findApp(p.app);
+        return a ? { status: 200, body: appBody(a) } : appMissing(p.app);
+      },
+    },
+    {
+      method: "PATCH",
+      path: appPath,
+      apiVersion: API_VERSION,
+      handle(req, p) {
+        const denied = guard(req, p, "PATCH application");
+        if (denied) return denied;
+        checkAppBody("PATCH application", req.body, true);
+        const a = findApp(p.app);
+        if (!a) return appMissing(p.app);
+        const props = (req.body as { properties: Partial<StandInApplication> }).properties;
+        if (props.defaultVersion !== undefined) {
+          const v = a.versions.get(key(props.defaultVersion));
+          if (!v || v.state !== "Active") {
+            violations.push(
+              `PATCH application: defaultVersion ${props.defaultVersion} is not active`,
+            );
+            return err(409, "InvalidApplicationPackageReferences", props.defaultVersion);
+          }
+          a.defaultVersion = v.name;
+        }
+        if (props.displayName !== undefined) a.displayName = props.displayName;
+        if (props.allowUpdates !== undefined) a.allowUpdates = props.allowUpdates;
+        return { status: 200, body: appBody(a) };
+      },
+    },
+    {
+      method: "PUT",
+      path: versionPath,
+      apiVersion: API_VERSION,
+      async handle(req, p) {
+        const denied = guard(req, p, "PUT version");
+        if (denied) return denied;
+        if (req.body !== undefined) throw new Error("PUT version: hpc-batch sends no body");
+        const a = findApp(p.app);
+        if (!a) return appMissing(p.app);
+        let v = a.versions.get(key(p.version));
+        if (v?.state === "Active" && !a.allowUpdates) {
+          violations.push(`PUT version ${p.app}/${p.version}: overwrites an active version`);
+          return err(
+            409,
+            "Conflict",
+            "the version is active and the application does not allow updates",
+          );
+        }
+        if (!v) {
+          v = newPackage(p.app, p.version);
+          a.versions.set(key(p.version), v);
+        }
+        await ensureContainer(v.container);
+        return { status: 200, body: pkgBody(a, v, true) };
+      },
+    },
+    {
+      method: "GET",
+      path: versionPath,
+      apiVersion: API_VERSION,
+      handle(req, p) {
+        const denied = guard(req, p, "GET version");
+        if (denied) return denied;
+        const a = findApp(p.app);
+        if (!a) return appMissing(p.app);
+        const v = a.versions.get(key(p.version));
+        if (!v) return versionMissing(p.version);
+        if (v.state === "Active" && v.pendingReads > 0) {
+          v.pendingReads--;
+          return { status: 200, body: pkgBody(a, { ...v, state: "Pending" }, false) };
+        }
+        return { status: 200, body: pkgBody(a, v, opts.storageUrlOnGet ?? true) };
+      },
+    },
+    {
+      method: "DELETE",
+      path: versionPath,
+      apiVersion: API_VERSION,
+      async handle(req, p) {
+        const denied = guard(req, p, "DELETE version");
+        if (denied) return denied;
+        const a = findApp(p.app);
+        if (!a) return appMissing(p.app);
+        const v = a.versions.get(key(p.version));
+        if (!v) return { status: 204 };
+        if (
+          pools.some((pool) =>
+            pool.applicationPackages.some(
+              (r) =>
+                key(r.id) === key(`${accountId}/applications/${a.name}`) &&
+                r.version !== undefined &&
+                key(r.version) === key(v.name),
+            ),
+          )
+        ) {
+          violations.push(`DELETE version ${p.app}/${p.version}: a pool references it`);
+          return err(409, "ApplicationPackageInUse", v.name);
+        }
+        a.versions.delete(key(p.version));
+        if (a.defaultVersion !== undefined && key(a.defaultVersion) === key(v.name)) {
+          a.defaultVersion = undefined;
+        }
+        await opts.azurite.service
+          .getContainerClient(v.container)
+          .deleteBlob(v.blob)
+          .catch(() => undefined);
+        return { status: 200 };
+      },
+    },
+    {
+      method: "GET",
+      path: new RegExp(`${prefix}/applications/(?<app>[^/]+)/versions$`),
+      apiVersion: API_VERSION,
+      handle(req, p) {
+        const denied = guard(req, p, "LIST versions");
+        if (denied) return denied;
+        const a = findApp(p.app);
+        if (!a) return appMissing(p.app);
+        return {
+          status: 200,
+          body: { value: [...a.versions.values()].map((v) => pkgBody(a, v, false)) },
+        };
+      },
+    },
+    {
+      method: "POST",
+      path: new RegExp(`${prefix}/applications/(?<app>[^/]+)/versions/(?<version>[^/]+)/activate$`),
+      apiVersion: API_VERSION,
+      async handle(req, p) {
+        const denied = guard(req, p, "POST activate");
+        if (denied) return denied;
+        if (JSON.stringify(req.body) !== JSON.stringify({ format: "zip" })) {
+          throw new Error(`POST activate: body ${JSON.stringify(req.body)} != {"format":"zip"}`);
+        }
+        const a = findApp(p.app);
+        if (!a) return appMissing(p.app);
+        const v = a.versions.get(key(p.version));
+        if (!v) return versionMissing(p.version);
+        if (activateFailures > 0) {
+          activateFailures--;
+          return err(409, "ActivationFailed", "activation refused by the test");
+        }
+        const blob = opts.azurite.service.getContainerClient(v.container).getBlobClient(v.blob);
+        const props = await blob.getProperties().catch(() => undefined);
+        if (!props) {
+          return err(
+            409,
+            "ApplicationPackageBlobNotFound",
+            "The application package blob was not uploaded.",
+          );
+        }
+        if ((opts.verifyOnActivate ?? "content") === "content") {
+          const content = await blob.downloadToBuffer();
+          const sha = createHash("sha256").update(content).digest("hex");
+          if (!looksLikeZip(content) || sha !== props.metadata?.sha256) {
+            return err(
+              409,
+              "InvalidApplicationPackage",
+              "The application package is not a valid zip.",
+            );
+          }
+        }
+        v.state = "Active";
+        v.lastActivationTime = tick();
+        v.pendingReads = opts.pendingReadsAfterActivate ?? 0;
+        const answer = v.pendingReads > 0 ? { ...v, state: "Pending" as const } : v;
+        return { status: 200, body: pkgBody(a, answer, false) };
+      },
+    },
+    {
+      method: "GET",
+      path: new RegExp(`${prefix}/pools$`),
+      apiVersion: API_VERSION,
+      handle(req, p) {
+        const denied = guard(req, p, "LIST pools");
+        if (denied) return denied;
+        return {
+          status: 200,
+          body: {
+            value: pools.map((pool) => ({
+              id: `${accountId}/pools/${pool.name}`,
+              name: pool.name,
+              type: "Microsoft.Batch/batchAccounts/pools",
+              properties: {
+                vmSize: "STANDARD_D2S_V5",
+                applicationPackages: pool.applicationPackages,
+              },
+            })),
+          },
+        };
+      },
+    },
+  ]);
+
+  return {
+    ...standIn,
+    // The routes' own violations and the contract checks above, in one list.
+    get violations() {
+      return [...standIn.violations, ...violations];
+    },
+    applications,
+    counts,
+    accountId,
+    pools,
+    async seed(app, versions, props = {}) {
+      const a: StandInApplication = findApp(app) ?? {
+        name: app,
+        allowUpdates: props.allowUpdates ?? false,
+        displayName: props.displayName,
+        versions: new Map(),
+      };
+      for (const s of versions) {
+        const v = newPackage(app, s.name);
+        v.state = s.state ?? "Active";
+        if (v.state === "Active") v.lastActivationTime = s.lastActivationTime ?? tick();
+        await ensureContainer(v.container);
+        a.versions.set(key(s.name), v);
+      }
+      if (props.defaultVersion !== undefined) a.defaultVersion = props.defaultVersion;
+      applications.set(key(app), a);
+    },
+  };
+}
