@@ -94,15 +94,15 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** Strips Pulumi's wire markers: secrets become their values, unknowns undefined. */
 function plain(v: unknown, secrets?: Set<string>, key?: string): unknown {
-  if (Array.isArray(v)) return v.map((x) => plain(x));
+  if (Array.isArray(v)) return v.map((x) => plain(x, secrets, key));
   if (v && typeof v === "object") {
     const o = v as Record<string, unknown>;
     if (o[pulumi.runtime.specialSigKey] === SECRET_SIG) {
       if (secrets && key) secrets.add(key);
-      return plain(o.value);
+      return plain(o.value, secrets, key);
     }
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) out[k] = plain(x);
+    for (const [k, x] of Object.entries(o)) out[k] = plain(x, secrets, key);
     return out;
   }
   if (v === pulumi.runtime.unknownValue) return undefined;

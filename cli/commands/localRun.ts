@@ -1,4 +1,147 @@
-// placeholder: replaced by the command's owner
+/**
+ * `hpc-batch local-run`: builds the application package (or takes `--zip`), unpacks it on a
+ * Batch-like node layout in a temporary folder and runs the smoke task there as Batch would
+ * (lib/localNode.ts). Exit 0 when the task exits 0, 1 when it fails, 2 on bad flags.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { Command } from "commander";
-import type { CommandContext } from "../main";
-export function register(_program: Command, _ctx: CommandContext): void {}
+import { CONFIG_DEFAULTS } from "../../lib/config";
+import { InputError } from "../../lib/errors";
+import { runOnLocalNode, type LocalRunResult } from "../../lib/localNode";
+import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
+import { resolveApplicationVersion } from "../../lib/version";
+import { buildPackage } from "../../lib/zip";
+import { EXIT_FAILED, type CommandContext } from "../main";
+
+interface LocalRunFlags {
+  zip?: string;
+  folder?: string;
+  applicationId: string;
+  version?: string;
+  default?: boolean;
+  keep?: boolean;
+  json?: boolean;
+}
+
+/** Version of a `--zip` whose file name does not tell it, when `--version` is not given. */
+export const LOCAL_VERSION = "0.0.0-local";
+
+/**
+ * The version to run as: `--version`; else, for `--zip`, the one in its file name
+ * (`<id>-<version>.zip`, as `hpc-batch package` names it) or LOCAL_VERSION; else the version
+ * `hpc-batch package` would compute for the folder (lib/version.ts).
+ */
+export async function localRunVersion(o: {
+  version?: string;
+  zip?: string;
+  folder: string;
+  applicationId: string;
+}): Promise<string> {
+  if (o.version !== undefined) return validateApplicationVersion("--version", o.version);
+  if (o.zip !== undefined) {
+    // Application ids are letters, digits, `-` and `_`: nothing to escape in the pattern.
+    const m = new RegExp(`^${o.applicationId}-([A-Za-z0-9_.-]{1,64})\\.zip$`).exec(
+      path.basename(o.zip),
+    );
+    return m ? m[1] : LOCAL_VERSION;
+  }
+  return (await resolveApplicationVersion({ folder: o.folder, field: "--version" })).version;
+}
+
+/** The human report; the task's stdout is indented under its heading. */
+export function renderLocalRun(r: LocalRunResult, version: string, applicationId: string): string {
+  const indent = (s: string) =>
+    s
+      .replace(/\n$/, "")
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n");
+  const lines = [
+    `local-run: ${applicationId} ${version} on a Batch-like node at ${r.layout.root}`,
+    `  package: ${r.layout.packageDir}`,
+    `  task dir: ${r.layout.taskDir}`,
+    r.timedOut
+      ? `timed out after ${(r.durationMs / 1000).toFixed(1)} s (killed)`
+      : `exit code ${r.exitCode ?? `signal ${r.signal}`} after ${(r.durationMs / 1000).toFixed(1)} s`,
+    `outputs in wd: ${r.outputs.length ? r.outputs.map((o) => `${o.path} (${o.bytes} bytes)`).join(", ") : "none"}`,
+  ];
+  if (r.stdout) lines.push("stdout.txt:", indent(r.stdout));
+  lines.push(
+    r.kept
+      ? `kept: ${r.layout.root}`
+      : "node folder removed (use --keep to inspect the task's files)",
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command("local-run")
+    .description(
+      "Run the smoke task (ffmpeg -version, then a transcode of a clip ffmpeg generates) on a Batch-like Linux node layout on this machine",
+    )
+    .option("--zip <file>", "package zip to run (default: build one from --folder)")
+    .option(
+      "--folder <dir>",
+      "package folder to build the zip from",
+      CONFIG_DEFAULTS.applicationFolder,
+    )
+    .option("--application-id <id>", "Batch application id", CONFIG_DEFAULTS.batchApplicationId)
+    .option(
+      "--version <version>",
+      "package version (default: computed as `hpc-batch package` does; for --zip, from its file name)",
+    )
+    .option(
+      "--default",
+      "treat the version as the application's default (sets AZ_BATCH_APP_PACKAGE_<id>)",
+    )
+    .option("--keep", "keep the node folder and print where it is")
+    .option("--json", "print the result as JSON")
+    .action(async (o: LocalRunFlags, cmd: Command) => {
+      const applicationId = validateApplicationId("--application-id", o.applicationId);
+      if (o.version !== undefined) validateApplicationVersion("--version", o.version);
+      const folder = path.resolve(o.folder ?? CONFIG_DEFAULTS.applicationFolder);
+      const folderGiven = cmd.getOptionValueSource("folder") === "cli";
+      if (o.zip !== undefined && folderGiven) {
+        throw new InputError("--zip", o.zip, "cannot be combined with --folder");
+      }
+      if (o.zip !== undefined && !fs.statSync(o.zip, { throwIfNoEntry: false })?.isFile()) {
+        throw new InputError("--zip", o.zip, "must be an existing zip file");
+      }
+      const version = await localRunVersion({ ...o, folder, applicationId });
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-local-run-"));
+      try {
+        const zipPath =
+          o.zip ??
+          (
+            await buildPackage({
+              folder,
+              outDir: tmp,
+              applicationId,
+              version,
+            })
+          ).path;
+        const result = await runOnLocalNode({
+          zipPath,
+          pkg: { applicationId, version },
+          isDefaultVersion: o.default === true,
+          keep: o.keep === true,
+        });
+        if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else process.stdout.write(renderLocalRun(result, version, applicationId));
+        if (!result.ok) {
+          const how = result.timedOut
+            ? "timed out"
+            : `exited with ${result.exitCode ?? result.signal}`;
+          process.stderr.write(
+            `hpc-batch local-run: the smoke task ${how}; its stderr.txt:\n${result.stderr}`,
+          );
+          ctx.setExitCode(EXIT_FAILED);
+        }
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+}

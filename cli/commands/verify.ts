@@ -1,4 +1,227 @@
-// placeholder: replaced by the command's owner
+/**
+ * `hpc-batch verify --stack <name>`: checks a deployed stack works (lib/verify.ts). The stack's
+ * outputs come from `pulumi stack output --json --stack <name>` when the Pulumi CLI is installed,
+ * or from `--outputs <file>` (that command's output saved to a file). Exit 0 when every check
+ * passed, 1 when one failed, 2 on bad input.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
 import type { Command } from "commander";
-import type { CommandContext } from "../main";
-export function register(_program: Command, _ctx: CommandContext): void {}
+import { SingleBar } from "cli-progress";
+import { batchApplications } from "../../lib/armBatchApps";
+import { batchData } from "../../lib/batchData";
+import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "../../lib/credentials";
+import { InputError } from "../../lib/errors";
+import { formatDuration } from "../../lib/progress";
+import {
+  batchCredential,
+  parseDuration,
+  targetFromOutputs,
+  taskStateIndex,
+  type VerifyProgress,
+  type VerifyReport,
+  verifyDeployment,
+} from "../../lib/verify";
+import { EXIT_FAILED, type CommandContext } from "../main";
+
+interface VerifyFlags {
+  stack: string;
+  outputs?: string;
+  nodes?: string;
+  timeout: string;
+  poll: string;
+  batchEndpoint?: string;
+  armEndpoint: string;
+  json?: boolean;
+}
+
+function httpsUrl(flag: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError(flag, value, "must be an https:// URL");
+  }
+  if (url.protocol !== "https:") throw new InputError(flag, value, "must be an https:// URL");
+  return value.replace(/\/+$/, "");
+}
+
+/** The stack's outputs: `--outputs <file>`, else `pulumi stack output --json --stack <name>`. */
+export async function readStackOutputs(
+  stack: string,
+  file: string | undefined,
+): Promise<{ outputs: Record<string, unknown>; source: string }> {
+  const parse = (text: string, source: string) => {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new InputError(source, text.slice(0, 60), "must be JSON (pulumi stack output --json)");
+    }
+    if (!v || typeof v !== "object" || Array.isArray(v)) {
+      throw new InputError(source, v, "must be a JSON object of stack outputs");
+    }
+    return { outputs: v as Record<string, unknown>, source };
+  };
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      throw new InputError("--outputs", file, "must be a readable file");
+    }
+    return parse(text, `--outputs ${file}`);
+  }
+  const text = await new Promise<string>((resolve, reject) => {
+    execFile(
+      "pulumi",
+      ["stack", "output", "--json", "--stack", stack],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if ((err as NodeJS.ErrnoException | null)?.code === "ENOENT") {
+          reject(
+            new InputError(
+              "--outputs",
+              undefined,
+              `must be given: the Pulumi CLI is not installed to read stack ${stack}'s outputs (save them elsewhere with pulumi stack output --json --stack ${stack} > outputs.json)`,
+            ),
+          );
+        } else if (err) {
+          reject(new Error(`pulumi stack output failed: ${stderr.trim() || err.message}`));
+        } else resolve(stdout);
+      },
+    );
+  });
+  return parse(text, `pulumi stack output --stack ${stack}`);
+}
+
+/** Live progress: a bar for the task on a terminal, a line per state change elsewhere. */
+function progressPrinter(stream: NodeJS.WriteStream): VerifyProgress & { stop(): void } {
+  const tty = stream.isTTY === true;
+  let bar: SingleBar | undefined;
+  let last = "";
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  return {
+    step(ok, message) {
+      stop();
+      stream.write(`${ok ? "ok  " : "FAIL"} ${message}\n`);
+    },
+    waiting(what, state, elapsedMs) {
+      const elapsed = formatDuration(elapsedMs / 1000);
+      if (tty && what.startsWith("task ")) {
+        if (!bar) {
+          bar = new SingleBar({
+            stream,
+            format: `${what} [{bar}] {state} {elapsed}`,
+            hideCursor: true,
+            clearOnComplete: true,
+          });
+          bar.start(3, 0, { state, elapsed });
+        }
+        bar.update(taskStateIndex(state), { state, elapsed });
+        return;
+      }
+      const line = `${what}: ${state}`;
+      if (line !== last) stream.write(`     waiting for ${line} (${elapsed})\n`);
+      last = line;
+    },
+    stop,
+  };
+}
+
+function renderVerdict(r: VerifyReport): string {
+  const lines: string[] = [];
+  const block = (title: string, text: string) => {
+    lines.push(
+      `${title}:`,
+      ...text
+        .replace(/\n$/, "")
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
+  };
+  if (r.stdout !== undefined) block("task stdout.txt", r.stdout);
+  if (r.stderr) block("task stderr.txt", r.stderr);
+  const failed = r.checks.filter((c) => !c.ok).map((c) => c.name);
+  const took = formatDuration(r.durationMs / 1000);
+  lines.push(
+    r.ok ? `verify: OK in ${took}` : `verify: FAILED (${failed.join(", ")}) after ${took}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command("verify")
+    .description(
+      "Check a deployed stack: package version Active and default, pool steady with a usable node, a smoke job runs the package; the job is always deleted",
+    )
+    .requiredOption("--stack <name>", "the deployed stack")
+    .option(
+      "--outputs <file>",
+      "the stack's outputs as JSON (pulumi stack output --json); default: ask the Pulumi CLI",
+    )
+    .option(
+      "--nodes <n>",
+      "first resize the fixed-scale pool to n dedicated nodes (scaled back after)",
+    )
+    .option("--timeout <duration>", "limit for the waits, e.g. 900, 15m, 1h", "30m")
+    .option("--poll <duration>", "delay between polls", "5s")
+    .option(
+      "--batch-endpoint <url>",
+      "Batch account endpoint (default: the batchAccountEndpoint output)",
+    )
+    .option("--arm-endpoint <url>", "Resource Manager endpoint", DEFAULT_ARM_ENDPOINT)
+    .option("--json", "print the report as JSON (progress goes to stderr)")
+    .action(async (o: VerifyFlags) => {
+      let nodes: number | undefined;
+      if (o.nodes !== undefined) {
+        nodes = Number(o.nodes);
+        if (!/^\d+$/.test(o.nodes) || nodes < 1 || nodes > 1000) {
+          throw new InputError("--nodes", o.nodes, "must be a whole number from 1 to 1000");
+        }
+      }
+      const timeoutMs = parseDuration("--timeout", o.timeout);
+      const pollMs = parseDuration("--poll", o.poll);
+      const armEndpoint = httpsUrl("--arm-endpoint", o.armEndpoint);
+      const batchEndpoint =
+        o.batchEndpoint === undefined ? undefined : httpsUrl("--batch-endpoint", o.batchEndpoint);
+      const { outputs, source } = await readStackOutputs(o.stack, o.outputs);
+      const target = targetFromOutputs(outputs, source);
+      if (batchEndpoint) target.batchEndpoint = batchEndpoint;
+      const creds = resolveCredentials();
+      const batchCred = batchCredential(process.env, creds);
+
+      const stream = o.json ? process.stderr : process.stdout;
+      stream.write(
+        `verify ${o.stack}: account ${target.accountName}, pool ${target.poolId}, package ${target.applicationId} ${target.version}\n`,
+      );
+      const progress = progressPrinter(stream);
+      let report: VerifyReport;
+      try {
+        report = await verifyDeployment({
+          target,
+          batch: batchData(target.batchEndpoint, batchCred),
+          apps: batchApplications({
+            endpoint: armEndpoint,
+            credential: creds.arm,
+            subscriptionId: target.subscriptionId,
+            resourceGroup: target.resourceGroupName,
+            account: target.accountName,
+          }),
+          nodes,
+          timeoutMs,
+          pollMs,
+          progress,
+        });
+      } finally {
+        progress.stop();
+      }
+      if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(renderVerdict(report));
+      if (!report.ok) ctx.setExitCode(EXIT_FAILED);
+    });
+}

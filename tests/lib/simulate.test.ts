@@ -21,7 +21,7 @@ class Comp extends pulumi.ComponentResource {
     super("test:index:Comp", name, {}, opts);
     const first = new Thing(
       `${name}-a`,
-      { size: 1, key: pulumi.secret("s3cret") },
+      { size: 1, key: pulumi.secret("s3cret"), nested: { list: [1, pulumi.secret("deep")] } },
       { parent: this },
     );
     const t = new Thing(
@@ -45,8 +45,8 @@ test("records types, names, parents, inputs, secrets, options, component outputs
   expect(comp.custom).toBe(false);
   expect(a.parent).toBe(comp.urn);
   expect(a.urn).toBe("urn:pulumi:s::p::test:index:Comp$test:index:Thing::c-a");
-  expect(a.inputs).toEqual({ size: 1, key: "s3cret" });
-  expect(a.secretInputs).toEqual(["key"]);
+  expect(a.inputs).toEqual({ size: 1, key: "s3cret", nested: { list: [1, "deep"] } });
+  expect(a.secretInputs).toEqual(["key", "nested"]);
   expect(b.inputs).toEqual({ from: "yes" });
   expect(b.options.replaceOnChanges).toEqual(["size"]);
   expect(b.options.dependsOn).toEqual([a.urn]);

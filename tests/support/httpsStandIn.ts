@@ -22,6 +22,7 @@ export interface RecordedRequest {
 
 export interface StandInReply {
   status: number;
+  /** Sent as JSON, except a Buffer, which is sent as is (file downloads, octet-stream). */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -81,7 +82,9 @@ export async function startStandIn(routes: Route[]): Promise<StandIn> {
         };
         requests.push(rec);
         const reply = (r: StandInReply) => {
-          const text = r.body === undefined ? "" : JSON.stringify(r.body);
+          // A Buffer is sent as is (file downloads); anything else as JSON.
+          const text =
+            r.body === undefined ? "" : Buffer.isBuffer(r.body) ? r.body : JSON.stringify(r.body);
           res.writeHead(r.status, {
             "content-type": "application/json",
             "content-length": Buffer.byteLength(text),

@@ -1,0 +1,470 @@
+/**
+ * Turns what `hpc-batch plan` gathered into its three renderings: `plan.json` (machine-readable),
+ * `plan.md` (a pull-request comment or job summary, with a Mermaid diagram) and the console tree.
+ * Pure and deterministic: the same plan gives the same bytes, so a plan diff is a stack diff.
+ *
+ * Secrets: an input the program marked secret, an output that is secret, a property whose name
+ * says it holds a key, token or password, and a URL carrying a SAS signature all render as
+ * `[secret]`; `assertNoSecrets` then checks the rendered text against every known secret value.
+ */
+import { PACKAGE_VERSION_TYPE } from "./planState";
+import type { Registration } from "./simulate";
+
+export const SECRET = "[secret]";
+export const PLAN_FORMAT = "hpc-batch-plan/1";
+
+/** Property names that hold credentials whatever the program says (ARM and azuread shapes). */
+const SECRET_NAME =
+  /^(primaryKey|secondaryKey|primaryAccessKey|secondaryAccessKey|accountKey|keys|password|clientSecret|connectionString|primaryConnectionString|secondaryConnectionString|sasToken|sasUrl|storageUrl|accessToken)$/i;
+/** A URL with a shared access signature. */
+const SAS_URL = /^https?:\/\/[^?\s]+\?[^\s]*\bsig=/i;
+/** Inputs never shown: a dynamic provider's serialized code. */
+const HIDDEN_INPUTS = new Set(["__provider"]);
+
+export interface PlanResource {
+  urn: string;
+  type: string;
+  /** Logical (Pulumi) name. */
+  name: string;
+  /** URN of the parent component, when there is one. */
+  parent?: string;
+  component: boolean;
+  /** The settings that matter for review (SKU, VM size, image, node counts, app version...). */
+  settings: Record<string, string>;
+  /** Every input as the provider would receive it, secrets as `[secret]`. */
+  inputs: Record<string, unknown>;
+  /** Non-default resource options. */
+  options: Record<string, unknown>;
+  /** URNs this resource depends on (explicitly or through its inputs). */
+  dependsOn: string[];
+  /** Properties whose values are plan stand-ins for what Azure computes. */
+  standIns: string[];
+}
+
+export interface PlanOutput {
+  value: unknown;
+  secret: boolean;
+  /** True when the value is or contains a plan stand-in. */
+  standIn: boolean;
+}
+
+export interface PlanPackage {
+  applicationId: string;
+  version: string;
+  /** Where the version came from: stack config, or computed from the commits. */
+  versionSource: string;
+  file: string;
+  sha256: string;
+  bytes: number;
+  files: number;
+  /** Files staged into the folder from npm packages first (its stage.json). */
+  staged: { to: string; from: string }[];
+}
+
+export interface PlanViolation {
+  policy: string;
+  level: "mandatory" | "advisory";
+  urn: string;
+  message: string;
+}
+
+export interface PlanPolicies {
+  /** False when no policy pack was available (then `note` says why). */
+  ran: boolean;
+  note?: string;
+  violations: PlanViolation[];
+}
+
+export interface PlanDocument {
+  format: typeof PLAN_FORMAT;
+  project: string;
+  stack: string;
+  /** The stack's config after Pulumi.yaml defaults, secrets as `[secret]`. */
+  config: Record<string, unknown>;
+  resources: PlanResource[];
+  outputs: Record<string, PlanOutput>;
+  package: PlanPackage;
+  policies: PlanPolicies;
+  standIns: { subscriptionId: string; note: string };
+}
+
+export const STAND_IN_NOTE =
+  "Values Azure computes at deployment (resource ids, endpoints, identity ids) are stand-ins made up by the plan (plan.json lists them per resource under standIns). The subscription is the all-zero GUID, so names generated from the subscription (storage and Batch account names that config leaves unset) differ in a real one.";
+
+/** Replaces secret values: named credentials and SAS URLs, recursively. */
+export function redact(value: unknown, name?: string): unknown {
+  if (name !== undefined && SECRET_NAME.test(name) && value !== undefined && value !== "") {
+    return SECRET;
+  }
+  if (typeof value === "string") return SAS_URL.test(value) ? SECRET : value;
+  if (Array.isArray(value)) return value.map((v) => redact(v));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redact(v, k);
+    return out;
+  }
+  return value;
+}
+
+/** A resource's inputs for the plan: hidden ones dropped, secret ones `[secret]`. */
+export function planInputs(reg: Registration): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(reg.inputs)) {
+    if (HIDDEN_INPUTS.has(k)) continue;
+    out[k] = reg.secretInputs.includes(k) ? SECRET : redact(v, k);
+  }
+  return out;
+}
+
+const str = (v: unknown): string | undefined =>
+  v === undefined || v === null ? undefined : typeof v === "string" ? v : JSON.stringify(v);
+
+function at(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const k of path.split(".")) {
+    if (!cur || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Built-in roles hpc-batch assigns, by role definition GUID. */
+const ROLES: Record<string, string> = {
+  "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+  "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+  "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
+};
+
+function poolSettings(i: Record<string, unknown>): Record<string, string | undefined> {
+  const vm = at(i, "deploymentConfiguration.virtualMachineConfiguration") as
+    Record<string, unknown> | undefined;
+  const img = (vm?.imageReference ?? {}) as Record<string, unknown>;
+  const image =
+    typeof img.id === "string"
+      ? img.id
+      : [img.publisher, img.offer, img.sku, img.version].every((x) => x !== undefined)
+        ? `${img.publisher}/${img.offer}/${img.sku}/${img.version}`
+        : undefined;
+  const fixed = at(i, "scaleSettings.fixedScale") as Record<string, unknown> | undefined;
+  const auto = at(i, "scaleSettings.autoScale") as Record<string, unknown> | undefined;
+  const scale = fixed
+    ? `fixed: ${fixed.targetDedicatedNodes ?? 0} dedicated, ${fixed.targetLowPriorityNodes ?? 0} spot`
+    : auto
+      ? `autoscale every ${auto.evaluationInterval ?? "PT15M"}`
+      : undefined;
+  const packages = Array.isArray(i.applicationPackages)
+    ? (i.applicationPackages as { id?: string; version?: string }[])
+        .map(
+          (p) =>
+            `${String(p.id ?? "")
+              .split("/")
+              .pop()} ${p.version ?? "(default)"}`,
+        )
+        .join(", ")
+    : undefined;
+  return {
+    name: str(i.poolName),
+    vmSize: str(i.vmSize),
+    image,
+    nodeAgentSkuId: str(vm?.nodeAgentSkuId),
+    scale,
+    taskSlotsPerNode: str(i.taskSlotsPerNode),
+    applicationPackages: packages || undefined,
+    nodeCommunication: str(i.targetNodeCommunicationMode),
+  };
+}
+
+/** The settings of a resource worth reading in review, as short strings. */
+export function keySettings(reg: Registration): Record<string, string> {
+  // Read from the redacted inputs: a setting taken from a secret shows as [secret].
+  const i = planInputs(reg);
+  let s: Record<string, string | undefined>;
+  switch (reg.type) {
+    case "azure-native:resources:ResourceGroup":
+      s = { name: str(i.resourceGroupName), location: str(i.location) };
+      break;
+    case "azure-native:storage:StorageAccount":
+      s = {
+        name: str(i.accountName),
+        sku: str(at(i, "sku.name")),
+        kind: str(i.kind),
+        allowSharedKeyAccess: str(i.allowSharedKeyAccess),
+        minimumTlsVersion: str(i.minimumTlsVersion),
+        allowBlobPublicAccess: str(i.allowBlobPublicAccess),
+      };
+      break;
+    case "azure-native:batch:BatchAccount":
+      s = {
+        name: str(i.accountName),
+        poolAllocationMode: str(i.poolAllocationMode),
+        authentication: Array.isArray(i.allowedAuthenticationModes)
+          ? i.allowedAuthenticationModes.join(", ")
+          : undefined,
+        autoStorage: str(at(i, "autoStorage.authenticationMode")),
+        publicNetworkAccess: str(i.publicNetworkAccess),
+      };
+      break;
+    case "azure-native:batch:Pool":
+      s = poolSettings(i);
+      break;
+    case "azure-native:batch:Application":
+      s = {
+        name: str(i.applicationName),
+        displayName: str(i.displayName),
+        allowUpdates: str(i.allowUpdates),
+        defaultVersion: str(i.defaultVersion),
+      };
+      break;
+    case "azure-native:batch:ApplicationPackage":
+      s = { application: str(i.applicationName), version: str(i.versionName) };
+      break;
+    case PACKAGE_VERSION_TYPE:
+      s = {
+        application: str(i.applicationId),
+        version: str(i.version),
+        sha256: str(i.sha256),
+        setDefault: str(i.setDefault),
+        retainVersions: str(i.retainVersions),
+      };
+      break;
+    case "azure-native:managedidentity:UserAssignedIdentity":
+      s = { name: str(i.resourceName) };
+      break;
+    case "azure-native:authorization:RoleAssignment": {
+      const guid =
+        String(i.roleDefinitionId ?? "")
+          .split("/")
+          .pop() ?? "";
+      s = { role: ROLES[guid] ?? (guid || undefined), principalType: str(i.principalType) };
+      break;
+    }
+    default: {
+      // Anything else: its first few plain, non-secret inputs.
+      s = {};
+      const scalars = Object.entries(i).filter(
+        ([, v]) => v !== SECRET && ["string", "number", "boolean"].includes(typeof v),
+      );
+      for (const [k, v] of scalars.slice(0, 4)) s[k] = str(v);
+    }
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** The non-default options of a registration. */
+export function planOptions(reg: Registration): Record<string, unknown> {
+  const o = reg.options;
+  const out: Record<string, unknown> = {};
+  if (o.protect) out.protect = true;
+  if (o.retainOnDelete) out.retainOnDelete = true;
+  if (o.deleteBeforeReplace) out.deleteBeforeReplace = true;
+  if (o.replaceOnChanges.length) out.replaceOnChanges = [...o.replaceOnChanges];
+  if (o.ignoreChanges.length) out.ignoreChanges = [...o.ignoreChanges];
+  if (o.additionalSecretOutputs.length)
+    out.additionalSecretOutputs = [...o.additionalSecretOutputs];
+  if (o.provider) out.provider = o.provider;
+  return out;
+}
+
+export function planResource(reg: Registration, standIns: string[]): PlanResource {
+  return {
+    urn: reg.urn,
+    type: reg.type,
+    name: reg.name,
+    ...(reg.parent ? { parent: reg.parent } : {}),
+    component: !reg.custom,
+    settings: reg.custom ? keySettings(reg) : {},
+    inputs: reg.custom ? planInputs(reg) : {},
+    options: planOptions(reg),
+    dependsOn: [...new Set(reg.options.dependsOn)].sort(),
+    standIns,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderings
+// ---------------------------------------------------------------------------------------------
+
+export function renderJson(doc: PlanDocument): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+interface TreeNode {
+  r: PlanResource;
+  children: TreeNode[];
+}
+
+/** Resources as a forest: components with their children, in registration order. */
+export function resourceTree(resources: PlanResource[]): TreeNode[] {
+  const nodes = new Map(resources.map((r) => [r.urn, { r, children: [] as TreeNode[] }]));
+  const roots: TreeNode[] = [];
+  for (const r of resources) {
+    const n = nodes.get(r.urn)!;
+    const parent = r.parent ? nodes.get(r.parent) : undefined;
+    (parent ? parent.children : roots).push(n);
+  }
+  return roots;
+}
+
+const settingsText = (r: PlanResource, code: (s: string) => string) =>
+  Object.entries(r.settings)
+    .map(([k, v]) => `${k}: ${code(v)}`)
+    .join(", ");
+
+function outputText(o: PlanOutput): string {
+  if (o.secret) return SECRET;
+  return typeof o.value === "string" ? o.value : JSON.stringify(o.value);
+}
+
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function counts(doc: PlanDocument) {
+  const components = doc.resources.filter((r) => r.component).length;
+  const mandatory = doc.policies.violations.filter((v) => v.level === "mandatory").length;
+  const advisory = doc.policies.violations.length - mandatory;
+  return { components, custom: doc.resources.length - components, mandatory, advisory };
+}
+
+function policySummary(doc: PlanDocument): string {
+  const c = counts(doc);
+  if (!doc.policies.ran) return `not run (${doc.policies.note})`;
+  if (c.mandatory + c.advisory === 0) return "no violations";
+  return `${c.mandatory} mandatory and ${c.advisory} advisory violation(s)`;
+}
+
+/** The console rendering: a tree, the outputs, the package and the policy result. */
+export function renderText(doc: PlanDocument): string {
+  const lines: string[] = [];
+  const c = counts(doc);
+  lines.push(
+    `Plan for ${doc.project} (stack ${doc.stack}): ${doc.resources.length} resources, ${c.components} components and ${c.custom} Azure resources`,
+  );
+  const walk = (nodes: TreeNode[], indent: string) => {
+    nodes.forEach((n, idx) => {
+      const last = idx === nodes.length - 1;
+      const settings = settingsText(n.r, (s) => s);
+      lines.push(
+        `${indent}${last ? "└─ " : "├─ "}${n.r.name}  ${n.r.type}${settings ? `  (${settings})` : ""}`,
+      );
+      walk(n.children, `${indent}${last ? "   " : "│  "}`);
+    });
+  };
+  walk(resourceTree(doc.resources), "");
+  lines.push("", "Stack outputs:");
+  for (const [k, o] of Object.entries(doc.outputs)) {
+    lines.push(`  ${k}: ${outputText(o)}${o.standIn ? " †" : ""}`);
+  }
+  const p = doc.package;
+  lines.push(
+    "",
+    `Package: ${p.applicationId} ${p.version} (${p.versionSource}), ${p.file}, ${humanBytes(p.bytes)}, ${p.files} files, sha256 ${p.sha256}`,
+  );
+  for (const f of p.staged) lines.push(`  staged ${f.to} from ${f.from}`);
+  lines.push(`Policies: ${policySummary(doc)}`);
+  for (const v of doc.policies.violations) {
+    lines.push(`  [${v.level}] ${v.policy}: ${v.message} (${v.urn})`);
+  }
+  lines.push("", `† ${STAND_IN_NOTE}`);
+  return `${lines.join("\n")}\n`;
+}
+
+const mdCode = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+const mdCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+/** A Mermaid flowchart: components as subgraphs, data-flow edges between Azure resources. */
+export function renderMermaid(doc: PlanDocument): string {
+  const ids = new Map(doc.resources.map((r, i) => [r.urn, `r${i}`]));
+  const label = (r: PlanResource) => `"${`${r.name}<br/>${r.type}`.replace(/"/g, "#quot;")}"`;
+  const lines = ["flowchart LR"];
+  const walk = (nodes: TreeNode[], indent: string) => {
+    for (const n of nodes) {
+      const id = ids.get(n.r.urn)!;
+      if (n.r.component) {
+        lines.push(`${indent}subgraph ${id}[${label(n.r)}]`);
+        walk(n.children, `${indent}  `);
+        lines.push(`${indent}end`);
+      } else {
+        lines.push(`${indent}${id}[${label(n.r)}]`);
+        walk(n.children, indent);
+      }
+    }
+  };
+  walk(resourceTree(doc.resources), "  ");
+  const custom = new Set(doc.resources.filter((r) => !r.component).map((r) => r.urn));
+  for (const r of doc.resources) {
+    if (r.component) continue;
+    for (const dep of r.dependsOn) {
+      if (custom.has(dep)) lines.push(`  ${ids.get(dep)} --> ${ids.get(r.urn)}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The pull-request comment / job summary. */
+export function renderMarkdown(doc: PlanDocument): string {
+  const c = counts(doc);
+  const p = doc.package;
+  const out: string[] = [];
+  out.push(`# hpc-batch plan: stack \`${doc.stack}\``, "");
+  out.push(
+    `What \`pulumi up\` would deploy for project \`${doc.project}\`, evaluated offline: the real program, the Pulumi engine simulated in-process, no cloud credentials. Values Azure computes at deployment are stand-ins, marked †; secrets show as \`${SECRET}\`.`,
+    "",
+  );
+  out.push(
+    `**${doc.resources.length} resources** (${c.components} components, ${c.custom} Azure resources) · package \`${p.applicationId}\` \`${p.version}\` · policies: ${policySummary(doc)}`,
+    "",
+  );
+  out.push("## Resources", "");
+  const walk = (nodes: TreeNode[], indent: string) => {
+    for (const n of nodes) {
+      const settings = settingsText(n.r, mdCode);
+      out.push(`${indent}- **${n.r.name}** ${mdCode(n.r.type)}${settings ? ` — ${settings}` : ""}`);
+      walk(n.children, `${indent}  `);
+    }
+  };
+  walk(resourceTree(doc.resources), "");
+  out.push("", "## Stack outputs", "", "| Output | Value |", "| --- | --- |");
+  for (const [k, o] of Object.entries(doc.outputs)) {
+    out.push(`| ${mdCode(k)} | ${mdCell(mdCode(outputText(o)))}${o.standIn ? " †" : ""} |`);
+  }
+  out.push("", "## Application package", "");
+  out.push(
+    "| Application | Version | File | Size | Files | SHA-256 |",
+    "| --- | --- | --- | --- | --- | --- |",
+  );
+  out.push(
+    `| ${mdCode(p.applicationId)} | ${mdCode(p.version)} (${p.versionSource}) | ${mdCode(p.file)} | ${humanBytes(p.bytes)} | ${p.files} | ${mdCode(p.sha256)} |`,
+  );
+  if (p.staged.length) {
+    const list = p.staged.map((f) => `${mdCode(f.to)} from ${mdCode(f.from)}`).join(", ");
+    out.push("", `Staged into the folder before packaging: ${list}.`);
+  }
+  out.push("", "## Policies", "");
+  if (doc.policies.violations.length === 0) out.push(`Policies: ${policySummary(doc)}.`);
+  else {
+    out.push("| Level | Policy | Resource | Message |", "| --- | --- | --- | --- |");
+    for (const v of doc.policies.violations) {
+      const name = v.urn.split("::").pop() ?? v.urn;
+      out.push(`| ${v.level} | ${mdCode(v.policy)} | ${mdCode(name)} | ${mdCell(v.message)} |`);
+    }
+  }
+  out.push("", "## Diagram", "", "```mermaid", renderMermaid(doc), "```", "");
+  out.push(`† ${STAND_IN_NOTE}`, "");
+  return out.join("\n");
+}
+
+/** Throws if any known secret value appears in a rendering (a bug in the redaction). */
+export function assertNoSecrets(text: string, secrets: string[]): void {
+  for (const s of secrets) {
+    if (s.length >= 4 && text.includes(s)) {
+      throw new Error("the plan would contain a secret value; refusing to write it");
+    }
+  }
+}
