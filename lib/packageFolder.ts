@@ -103,7 +103,7 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The rule a path inside the package breaks, or null. Pure; `rel` uses `/` separators. */
 export function pathRule(rel: string, maxPathBytes: number): string | null {
-  // Linux allows these in names, but `\` is a separator to Windows and to yazl (it would turn
+  // Linux allows these in names, but `\` is a separator to Windows and to zip readers (they turn
   // `..\x` into `../x`), so such a name could escape the extraction folder.
   if (rel.includes("\\")) {
     return "must not contain '\\' (a path separator on Windows, so the name could escape the extraction folder)";

@@ -15,10 +15,10 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { Transform, TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import * as zlib from "node:zlib";
 import * as yauzl from "yauzl";
 import { InputError } from "./errors";
 import { PackageLimits, RATIO_FLOOR_BYTES, pathRule, resolveLimits } from "./packageFolder";
+import { crc32 } from "./zipWriter";
 
 export interface ZipEntryInfo {
   /** The entry's path as stored; directories end with `/`. */
@@ -251,7 +251,7 @@ export async function inspectZip(
 class Crc32Tap extends Transform {
   crc = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.crc = zlib.crc32(chunk, this.crc);
+    this.crc = crc32(chunk, this.crc);
     cb(null, chunk);
   }
 }

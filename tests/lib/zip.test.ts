@@ -71,6 +71,7 @@ interface ReadEntry {
   time: number;
   extra: number;
   method: number;
+  flags: number;
   content: Buffer;
 }
 
@@ -91,6 +92,7 @@ async function readZip(file: string): Promise<ReadEntry[]> {
       time: e.lastModFileTime,
       extra: e.extraFieldLength,
       method: e.compressionMethod,
+      flags: e.generalPurposeBitFlag,
       content: Buffer.concat(chunks),
     });
   }
@@ -132,6 +134,8 @@ test("writes <outDir>/<id>-<version>.zip with no root folder, exact entries, mod
     expect(e.madeBy).toBe(3); // Unix: the attributes carry the mode
     // DOS date 1980-01-01 ((0 << 9) | (1 << 5) | 1) and time 00:00:00; no extended timestamp.
     expect([e.date, e.time, e.extra]).toEqual([33, 0, 0]);
+    // UTF-8 names (bit 11); CRC and sizes in the local header, no data descriptor (bit 3 clear).
+    expect(e.flags).toBe(0x800);
   }
   for (const f of FILES) {
     expect(entries.find((e) => e.name === f.path)?.content.toString()).toBe(f.content);
@@ -143,10 +147,10 @@ test("writes <outDir>/<id>-<version>.zip with no root folder, exact entries, mod
 });
 
 /**
- * Builds the package in a child Node.js process with `TZ` set (a test cannot change the zone of
- * its own process): lib/zip.ts is transpiled on the fly. Resolves to the zip's sha256.
+ * Builds the package in a child Node.js process with `TZ` (and `env`) set (a test cannot change
+ * the zone of its own process): lib/zip.ts is transpiled on the fly. Resolves to the zip's sha256.
  */
-function buildInZone(tz: string, folder: string, outDir: string): string {
+function buildInZone(tz: string, folder: string, outDir: string, env: NodeJS.ProcessEnv = {}) {
   const script = `
     const fs = require("node:fs");
     const ts = require("typescript");
@@ -161,7 +165,7 @@ function buildInZone(tz: string, folder: string, outDir: string): string {
   const offset = { "Asia/Tokyo": -540, "America/New_York": 300 }[tz] as number;
   return execFileSync(process.execPath, ["-e", script, folder, outDir, tz, String(offset)], {
     cwd: REPO,
-    env: { ...process.env, TZ: tz },
+    env: { ...process.env, ...env, TZ: tz },
     encoding: "utf8",
   });
 }
@@ -185,6 +189,21 @@ test("byte-identical in every time zone (DOS times are local: the fixed time is 
   const here = await buildPackage(opts(dir, path.join(tmp, "out-here")));
   expect(buildInZone("Asia/Tokyo", dir, path.join(tmp, "out-tokyo"))).toBe(here.sha256);
   expect(buildInZone("America/New_York", dir, path.join(tmp, "out-ny"))).toBe(here.sha256);
+});
+
+test("byte-identical however many pieces of a large file compress at once", async () => {
+  // 3.5 MiB: four 1 MiB pieces. Here up to 4 compress at once (defaultConcurrency with 2+ cores);
+  // in the child, UV_THREADPOOL_SIZE=1 makes it one at a time.
+  const big = { path: "bin/big.dat", content: "0123456789abcdef".repeat(229_376), mode: 0o644 };
+  const dir = fixture("app", [...FILES, big], new Date(0));
+  const here = await buildPackage(opts(dir, path.join(tmp, "out-here")));
+  const child = buildInZone("Asia/Tokyo", dir, path.join(tmp, "out-1"), {
+    UV_THREADPOOL_SIZE: "1",
+  });
+  expect(child).toBe(here.sha256);
+  expect(execFileSync("unzip", ["-tq", here.path], { encoding: "utf8" })).toContain(
+    "No errors detected",
+  );
 });
 
 test("byte-identical whatever order the filesystem lists entries in", async () => {
