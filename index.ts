@@ -11,14 +11,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
-import { BatchAccount, BatchPool, StorageAccount } from "./components";
+import {
+  ApplicationPackage,
+  BatchAccount,
+  BatchPool,
+  STORAGE_BLOB_DATA_CONTRIBUTOR,
+  StorageAccount,
+} from "./components";
 import { baseTags, parseStackConfig } from "./lib/config";
 import {
   defaultAccountName,
   defaultPoolName,
   defaultResourceGroupName,
+  roleAssignmentName,
   type NameScope,
 } from "./lib/naming";
+import { stageFolder } from "./lib/stage";
+import { resolveApplicationVersion } from "./lib/version";
+import { buildPackage } from "./lib/zip";
 
 const project = pulumi.getProject();
 const stack = pulumi.getStack();
@@ -58,9 +68,44 @@ const batchAccount = new BatchAccount("batch", {
   tags,
 });
 
-// Application package (next issue): compose components/appPackage.ts here, from
-// `settings.application` and `batchAccount`, and pass its active package reference to the pool
-// below as `applicationPackages: [{ id, version }]` (a pool referencing an inactive package fails).
+// Whoever runs `pulumi up` uploads the package with an Entra token: managed-identity auto-storage
+// hands out storageUrls without a SAS. No principalType: a person or a pipeline identity (whose
+// ABAC condition lets it grant this one role to itself, see components/pipelineIdentity.ts).
+const deployerBlobAccess = new authorization.RoleAssignment("deployer-blob-data-contributor", {
+  roleAssignmentName: pulumi
+    .all([storage.accountId, client.objectId])
+    .apply(([scopeId, principal]) =>
+      roleAssignmentName(scopeId, principal, STORAGE_BLOB_DATA_CONTRIBUTOR),
+    ),
+  scope: storage.accountId,
+  principalId: client.objectId,
+  roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_CONTRIBUTOR}`,
+});
+
+// The application package: stage the binaries (idempotent), pick the version (config, else the
+// conventional commits since the last app-v* tag), build the reproducible zip, then publish and
+// activate it. The pool references it only through `packageReference`, which resolves once the
+// version is active (a pool that references an inactive package fails).
+const app = settings.application;
+const builtPackage = stageFolder({ folder: app.folder })
+  .then(() => resolveApplicationVersion({ folder: app.folder, configured: app.version }))
+  .then(({ version }) =>
+    buildPackage({ folder: app.folder, outDir: "out", applicationId: app.id, version }),
+  );
+const appPackage = new ApplicationPackage(
+  "app-package",
+  {
+    subscriptionId: client.subscriptionId,
+    resourceGroupName: resourceGroup.name,
+    accountName: batchAccount.accountName,
+    applicationId: app.id,
+    displayName: app.displayName,
+    version: pulumi.output(builtPackage).apply((p) => p.version),
+    package: builtPackage,
+    retainVersions: app.retainVersions,
+  },
+  { dependsOn: [deployerBlobAccess] },
+);
 
 const pool = new BatchPool("pool", {
   resourceGroupName: resourceGroup.name,
@@ -68,6 +113,7 @@ const pool = new BatchPool("pool", {
   poolName: settings.poolName ?? defaultPoolName(project, stack),
   identityId: batchAccount.identityId,
   ...settings.pool,
+  applicationPackages: [appPackage.packageReference],
   tags,
 });
 
@@ -84,3 +130,6 @@ export const batchAccountEndpoint = batchAccount.accountEndpoint;
 export const batchIdentityId = batchAccount.identityId;
 export const batchIdentityClientId = batchAccount.identityClientId;
 export const poolName = pool.poolName;
+export const applicationId = appPackage.applicationId;
+export const applicationVersion = appPackage.version;
+export const applicationPackageSha256 = appPackage.sha256;

@@ -21,3 +21,21 @@ export type {
   PoolImageArgs,
   PoolStartTaskArgs,
 } from "./pool";
+
+export { ApplicationPackage, validateArmEndpoint, validatePackageFile } from "./appPackage";
+export type { ApplicationPackageArgs, ApplicationPackageFile } from "./appPackage";
+
+export {
+  PipelineIdentity,
+  BUILT_IN_ROLES,
+  DEPLOYER_PERMISSIONS,
+  GITHUB_ISSUER,
+  TOKEN_EXCHANGE_AUDIENCE,
+  delegationCondition,
+  deployerRoleGuid,
+} from "./pipelineIdentity";
+export type {
+  PipelineIdentityArgs,
+  PipelineAccess,
+  AzureDevOpsConnection,
+} from "./pipelineIdentity";

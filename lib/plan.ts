@@ -9,7 +9,6 @@
  * credentials) is still open, and a fork's pull request has no secrets anyway.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
@@ -30,6 +29,7 @@ import {
   renderMarkdown,
   SECRET,
   STAND_IN_NOTE,
+  stableOrder,
 } from "./planRender";
 import { simulate, type Registration, type Simulation } from "./simulate";
 import { stageFolder } from "./stage";
@@ -181,6 +181,7 @@ async function resolveExport(v: unknown): Promise<{ value: unknown; secret: bool
  */
 async function evaluateProgram(
   program: string,
+  root: string,
   sim: Simulation,
   state: PlanState,
 ): Promise<Record<string, { value: unknown; secret: boolean }>> {
@@ -188,6 +189,10 @@ async function evaluateProgram(
   const onRejection = (err: unknown) => failures.push(err);
   process.on("unhandledRejection", onRejection);
   const outputs: Record<string, { value: unknown; secret: boolean }> = {};
+  // Pulumi runs a program in its project folder; relative paths in config (the package folder)
+  // mean the same here.
+  const cwd = process.cwd();
+  process.chdir(root);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const programExports = require(program) as Record<string, unknown>;
@@ -198,6 +203,8 @@ async function evaluateProgram(
     await sim.settle();
   } catch (err) {
     failures.push(err);
+  } finally {
+    process.chdir(cwd);
   }
   // After a failure the engine may still reject promises it chained to it: keep swallowing those
   // (the first cause is reported below) rather than let them crash the process.
@@ -241,40 +248,36 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
     id: (r) => state.id(r),
     state: (r) => state.state(r),
     call: (inv) => state.call(inv),
+    // The plan never uses a dynamic provider's code; serializing it only costs time.
+    serializeDynamicProviders: false,
   });
   const program = opts.program ?? defaultProgram(packageRoot());
-  const outputs = await evaluateProgram(program, sim, state);
+  const outputs = await evaluateProgram(program, root, sim, state);
   phase("program");
 
   // 3. The application package: staged (`hpc-batch stage`, idempotent) and built as
-  //    `hpc-batch package` builds it, so its sha256 is the one a deployment publishes; the zip is
-  //    then removed.
+  //    `hpc-batch package` and the program build it, into the same `out/` (so a zip the program
+  //    just built is reused, not rebuilt): its sha256 is the one a deployment publishes.
   const app = settings.application;
   const folder = path.resolve(root, app.folder);
   const staged = await stageFolder({ folder, resolveFrom: [folder, root] });
   const resolved = await resolveApplicationVersion({ folder, configured: app.version });
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-plan-"));
-  let pkg: PlanPackage;
-  try {
-    const built = await buildPackage({
-      folder,
-      outDir: tmp,
-      applicationId: app.id,
-      version: resolved.version,
-    });
-    pkg = {
-      applicationId: built.applicationId,
-      version: built.version,
-      versionSource: versionSource(resolved),
-      file: path.basename(built.path),
-      sha256: built.sha256,
-      bytes: built.bytes,
-      files: built.files,
-      staged: staged.map((f) => ({ to: f.to, from: f.from })),
-    };
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  const built = await buildPackage({
+    folder,
+    outDir: path.join(root, "out"),
+    applicationId: app.id,
+    version: resolved.version,
+  });
+  const pkg: PlanPackage = {
+    applicationId: built.applicationId,
+    version: built.version,
+    versionSource: versionSource(resolved),
+    file: path.basename(built.path),
+    sha256: built.sha256,
+    bytes: built.bytes,
+    files: built.files,
+    staged: staged.map((f) => ({ to: f.to, from: f.from })),
+  };
   phase("package");
 
   // 4. Policies.
@@ -315,7 +318,7 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
     project: stackConfig.project,
     stack: opts.stack,
     config,
-    resources: sim.registrations.map((r) => planResource(r, state.of(r.type, r.name))),
+    resources: stableOrder(sim.registrations).map((r) => planResource(r, state.of(r.type, r.name))),
     outputs: planOutputs,
     package: pkg,
     policies,

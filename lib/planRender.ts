@@ -269,6 +269,29 @@ export function planOptions(reg: Registration): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Registrations in a stable order, whatever order the engine's promises resolved in (which varies
+ * from run to run): each after its parent and what it depends on, ties by type then name. Keeps
+ * plan.json and plan.md diffable between pull requests.
+ */
+export function stableOrder(regs: readonly Registration[]): Registration[] {
+  const byUrn = new Map(regs.map((r) => [r.urn, r]));
+  const key = (r: Registration) => `${r.type}\u0000${r.name}`;
+  const pending = [...regs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const placed = new Set<string>();
+  const out: Registration[] = [];
+  const ready = (r: Registration) =>
+    [r.parent, ...r.options.dependsOn].every((u) => !u || !byUrn.has(u) || placed.has(u));
+  while (pending.length > 0) {
+    // A cycle cannot happen in a Pulumi program; fall back to the first pending one regardless.
+    const i = Math.max(0, pending.findIndex(ready));
+    const [r] = pending.splice(i, 1);
+    placed.add(r.urn);
+    out.push(r);
+  }
+  return out;
+}
+
 export function planResource(reg: Registration, standIns: string[]): PlanResource {
   return {
     urn: reg.urn,

@@ -77,7 +77,16 @@ export interface SimulationOptions {
   id?: (reg: { type: string; name: string; inputs: Record<string, unknown> }) => string;
   /** Answers an invoke; it should throw for any token it does not expect. */
   call?: (inv: Invocation) => Record<string, unknown>;
+  /**
+   * Serialize dynamic providers as `pulumi up` does (proves they serialize). Defaults to true.
+   * `plan` turns it off: the text is never used there, and the serializer cannot tell modules
+   * apart inside a jest module registry.
+   */
+  serializeDynamicProviders?: boolean;
 }
+
+/** What `__provider` holds when dynamic providers are not serialized. */
+export const UNSERIALIZED_PROVIDER = "(dynamic provider: not serialized by the simulated engine)";
 
 export interface Simulation {
   registrations: Registration[];
@@ -216,6 +225,18 @@ export function simulate(opts: SimulationOptions): Simulation {
     opts.stack,
     opts.preview ?? false,
   );
+  if (opts.serializeDynamicProviders === false) {
+    // dynamic.Resource loads this module on each registration and calls its export.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as {
+      serializeFunction: (...args: unknown[]) => Promise<unknown>;
+    };
+    closure.serializeFunction = async () => ({
+      text: UNSERIALIZED_PROVIDER,
+      exportName: "handler",
+      containsSecrets: false,
+    });
+  }
   // The same feature flags pulumi.runtime.setMocks enables.
   const store = state.getStore();
   store.supportsSecrets = true;

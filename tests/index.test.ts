@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { resolveApplicationVersion } from "../lib/version";
 import { simulate, unwrap, type Registration } from "./helpers";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -16,6 +17,8 @@ const BATCH_NAME = "bahpcbatchdev21b59f42f4";
 const STORAGE_ID = `${RG}/providers/Microsoft.Storage/storageAccounts/${STORAGE_NAME}`;
 const IDENTITY_ID = `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${BATCH_NAME}`;
 const BATCH_ID = `${RG}/providers/Microsoft.Batch/batchAccounts/${BATCH_NAME}`;
+const APP_ID = `${BATCH_ID}/applications/ffmpeg`;
+const PACKAGE_TYPE = "pulumi-nodejs:dynamic/batch:ApplicationPackageVersion";
 const TAGS = {
   environment: "dev",
   "cost-center": "hpc-dev",
@@ -88,6 +91,13 @@ const sim = simulate({
         };
       case "azure-native:batch:Pool":
         return { name: inputs.poolName };
+      case PACKAGE_TYPE:
+        // What the provider's create returns once the version is active (lib/appPackageProvider).
+        return {
+          state: "Active",
+          applicationResourceId: APP_ID,
+          packageReference: { id: APP_ID, version: inputs.version },
+        };
       default:
         return {};
     }
@@ -95,13 +105,16 @@ const sim = simulate({
 });
 
 let stack: Record<string, unknown>;
+let version: string;
 const find = (type: string, name: string) => sim.find(type, name);
 const typeOf = (urn?: string) => sim.registrations.find((r) => r.urn === urn)?.type;
 
 beforeAll(async () => {
+  // The version rule itself is tested in tests/lib/version.test.ts; here it must be the one used.
+  version = (await resolveApplicationVersion({ folder: "hpc-application" })).version;
   stack = await import("../index");
   await sim.settle();
-});
+}, 120_000);
 
 test("the config under test is Pulumi.dev.yaml plus Pulumi.yaml's defaults", () => {
   expect(config["azure-native:location"]).toBe("westeurope");
@@ -144,6 +157,9 @@ test("it registers exactly the resource group, the three components and their ch
       "azure-native:managedidentity:UserAssignedIdentity batch-identity <- hpc-batch:batch:BatchAccount",
       "azure-native:authorization:RoleAssignment batch-blob-data-contributor <- hpc-batch:batch:BatchAccount",
       "azure-native:batch:BatchAccount batch <- hpc-batch:batch:BatchAccount",
+      "azure-native:authorization:RoleAssignment deployer-blob-data-contributor <- stack",
+      "hpc-batch:batch:ApplicationPackage app-package <- stack",
+      `${PACKAGE_TYPE} app-package-version <- hpc-batch:batch:ApplicationPackage`,
       "hpc-batch:batch:BatchPool pool <- stack",
       "azure-native:batch:Pool pool <- hpc-batch:batch:BatchPool",
     ].sort(),
@@ -253,6 +269,7 @@ test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the accoun
     taskSlotsPerNode: 2,
     targetNodeCommunicationMode: "Simplified",
     identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
+    applicationPackages: [{ id: APP_ID, version }],
     tags: TAGS,
   });
   expect(devPool.autoScaleFormula).toContain("$TargetDedicatedNodes = 0;");
@@ -272,8 +289,50 @@ test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the accoun
       find("azure-native:resources:ResourceGroup", "resource-group").urn,
       find("azure-native:batch:BatchAccount", "batch").urn,
       find("azure-native:managedidentity:UserAssignedIdentity", "batch-identity").urn,
+      find(PACKAGE_TYPE, "app-package-version").urn,
     ].sort(),
   );
+});
+
+test("the deployer may write the package's blobs: Storage Blob Data Contributor on the one account", () => {
+  const grant = find("azure-native:authorization:RoleAssignment", "deployer-blob-data-contributor");
+  expect(grant.parent).toBeUndefined();
+  expect(grant.inputs).toEqual({
+    roleAssignmentName: "e465f4dd-e022-5a19-adef-38b02efb2441", // Python uuid5, as above
+    scope: STORAGE_ID,
+    principalId: "pipeline-object",
+    principalType: "User",
+    roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe`,
+  });
+});
+
+test("application package: the staged folder, zipped, published as the computed version after the grant", async () => {
+  expect(version).toMatch(/^\d+\.\d+\.\d+(-rc\.\d+)?$/);
+  const pkg = find(PACKAGE_TYPE, "app-package-version");
+  const zip = path.join(__dirname, "..", "out", `ffmpeg-${version}.zip`);
+  const bytes = fs.statSync(zip).size;
+  expect(bytes).toBeGreaterThan(20_000_000); // the staged 68 MB ffmpeg is inside
+  const { __provider, sha256, ...inputs } = pkg.inputs;
+  expect(typeof __provider).toBe("string");
+  expect(sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(inputs).toEqual({
+    subscriptionId: SUB,
+    resourceGroupName: "rg-hpc-batch-dev",
+    accountName: BATCH_NAME,
+    applicationId: "ffmpeg",
+    displayName: "ffmpeg",
+    version,
+    packagePath: zip,
+    bytes,
+    packageVersion: version,
+    setDefault: true,
+    retainVersions: 5,
+    armEndpoint: "https://management.azure.com",
+  });
+  const component = find("hpc-batch:batch:ApplicationPackage", "app-package");
+  expect(component.options.dependsOn).toEqual([
+    find("azure-native:authorization:RoleAssignment", "deployer-blob-data-contributor").urn,
+  ]);
 });
 
 test("stack outputs: names, ids and endpoints, and no key or SAS", async () => {
@@ -292,5 +351,8 @@ test("stack outputs: names, ids and endpoints, and no key or SAS", async () => {
     batchIdentityId: IDENTITY_ID,
     batchIdentityClientId: CLIENT,
     poolName: "hpc-batch-dev-pool",
+    applicationId: "ffmpeg",
+    applicationVersion: version,
+    applicationPackageSha256: find(PACKAGE_TYPE, "app-package-version").inputs.sha256,
   });
 });

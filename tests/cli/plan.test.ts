@@ -65,16 +65,24 @@ describe("hpc-batch plan on the dev stack", () => {
       r.name,
       r.parent === undefined ? null : String(r.parent).split("::").pop(),
     ]);
+    // Stable order (lib/planRender stableOrder): after parent and dependencies, then type, name.
     expect(rows).toEqual([
-      ["hpc-batch:storage:StorageAccount", "app-storage", null],
-      ["hpc-batch:batch:BatchAccount", "batch", null],
-      ["hpc-batch:batch:BatchPool", "pool", null],
       ["azure-native:resources:ResourceGroup", "resource-group", null],
+      ["hpc-batch:batch:BatchAccount", "batch", null],
       ["azure-native:managedidentity:UserAssignedIdentity", "batch-identity", "batch"],
+      ["hpc-batch:batch:BatchPool", "pool", null],
+      ["hpc-batch:storage:StorageAccount", "app-storage", null],
       ["azure-native:storage:StorageAccount", "app-storage", "app-storage"],
       ["azure-native:authorization:RoleAssignment", "batch-blob-data-contributor", "batch"],
-      ["azure-native:storage:BlobServiceProperties", "app-storage-blob", "app-storage"],
+      ["azure-native:authorization:RoleAssignment", "deployer-blob-data-contributor", null],
       ["azure-native:batch:BatchAccount", "batch", "batch"],
+      ["azure-native:storage:BlobServiceProperties", "app-storage-blob", "app-storage"],
+      ["hpc-batch:batch:ApplicationPackage", "app-package", null],
+      [
+        "pulumi-nodejs:dynamic/batch:ApplicationPackageVersion",
+        "app-package-version",
+        "app-package",
+      ],
       ["azure-native:batch:Pool", "pool", "pool"],
     ]);
     for (const r of doc.resources) {
@@ -98,6 +106,7 @@ describe("hpc-batch plan on the dev stack", () => {
       nodeAgentSkuId: "batch.node.ubuntu 24.04",
       scale: "autoscale every PT5M",
       taskSlotsPerNode: "2",
+      applicationPackages: `ffmpeg ${doc.package.version}`,
       nodeCommunication: "Simplified",
     });
     expect(Object.keys(doc.outputs)).toEqual([
@@ -113,7 +122,15 @@ describe("hpc-batch plan on the dev stack", () => {
       "batchIdentityId",
       "batchIdentityClientId",
       "poolName",
+      "applicationId",
+      "applicationVersion",
+      "applicationPackageSha256",
     ]);
+    expect(doc.outputs.applicationPackageSha256).toEqual({
+      value: doc.package.sha256,
+      secret: false,
+      standIn: false,
+    });
     expect(doc.outputs.subscriptionId).toEqual({
       value: "00000000-0000-0000-0000-000000000000",
       secret: false,

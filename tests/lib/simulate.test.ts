@@ -56,3 +56,22 @@ test("records types, names, parents, inputs, secrets, options, component outputs
   );
   await new Promise<string>((r) => c.childComputed.apply(r));
 });
+
+test("serializeDynamicProviders: false stores a placeholder instead of the provider's code", async () => {
+  await jest.isolateModulesAsync(async () => {
+    const { simulate: isolatedSimulate, UNSERIALIZED_PROVIDER } =
+      await import("../../lib/simulate");
+    const p = await import("@pulumi/pulumi");
+    const s = isolatedSimulate({ project: "p", stack: "s", serializeDynamicProviders: false });
+    const provider: import("@pulumi/pulumi").dynamic.ResourceProvider = {
+      create: async () => ({ id: "x", outs: {} }),
+    };
+    class Dyn extends p.dynamic.Resource {}
+    new Dyn(provider, "dyn", { a: 1 });
+    await s.settle();
+    expect(s.find("pulumi-nodejs:dynamic:Resource", "dyn").inputs).toEqual({
+      a: 1,
+      __provider: UNSERIALIZED_PROVIDER,
+    });
+  });
+});
