@@ -231,6 +231,12 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         ...opts.upload,
         abortSignal: opts.abortSignal,
         onProgress: (p) => emit({ kind: "upload-progress", ...p }),
+        onAccessWait: (waited) =>
+          step(
+            "upload",
+            `upload: storage refused the token (403) ${Math.round(waited / 1000)} s after the first ` +
+              "try; waiting for a new role assignment to take effect",
+          ),
       });
       bytesUploaded = res.bytesSent;
       const ms = Date.now() - started;

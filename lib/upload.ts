@@ -26,6 +26,11 @@ export const SHA256_METADATA_KEY = "sha256";
 export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 /** Default number of blocks in flight. */
 export const DEFAULT_CONCURRENCY = 8;
+/**
+ * How long a token upload waits out 403s before giving up: a role assignment made moments
+ * earlier (the stack grants the deployer blob access on first deploy) can take minutes to apply.
+ */
+export const DEFAULT_ACCESS_WAIT_MS = 5 * 60_000;
 
 export interface UploadProgress {
   /** Bytes sent in this run. */
@@ -60,6 +65,12 @@ export interface UploadOptions {
   concurrency?: number;
   retry?: UploadRetryOptions;
   onProgress?: (p: UploadProgress) => void;
+  /** Token uploads only: how long to retry 403s (RBAC propagation). Defaults to 5 minutes. */
+  accessWaitMs?: number;
+  /** Pause between those retries. Defaults to 15 s. */
+  accessPollMs?: number;
+  /** Called before each such retry with the time waited so far. */
+  onAccessWait?: (waitedMs: number) => void;
   abortSignal?: AbortSignal;
 }
 
@@ -149,6 +160,29 @@ async function stagedBlocks(client: BlockBlobClient): Promise<Map<string, number
   }
 }
 
+/**
+ * Runs `request`, retrying a 403 while `accessWaitMs` lasts when the upload authenticates with a
+ * token: that is how a fresh role assignment looks until it applies. With a SAS a 403 is final.
+ */
+async function untilAccessible<T>(opts: UploadOptions, request: () => Promise<T>): Promise<T> {
+  const waitMs = hasSas(opts.storageUrl) ? 0 : (opts.accessWaitMs ?? DEFAULT_ACCESS_WAIT_MS);
+  const pollMs = opts.accessPollMs ?? 15_000;
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await request();
+    } catch (err) {
+      const waited = Date.now() - started;
+      if ((err as { statusCode?: number }).statusCode !== 403 || waited + pollMs > waitMs) {
+        throw err;
+      }
+      opts.onAccessWait?.(waited);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      opts.abortSignal?.throwIfAborted();
+    }
+  }
+}
+
 export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> {
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
@@ -157,7 +191,7 @@ export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> 
   try {
     const total = (await file.stat()).size;
     const count = Math.max(1, Math.ceil(total / blockSize));
-    const staged = await stagedBlocks(client);
+    const staged = await untilAccessible(opts, () => stagedBlocks(client));
     const ids: string[] = new Array(count);
     const progress: UploadProgress = { sent: 0, reused: 0, total };
     let blocksReused = 0;

@@ -337,8 +337,67 @@ describe("uploadPackage with an Entra token (storageUrl without a SAS)", () => {
           fakeEntraToken({ audience: "https://management.azure.com" }),
         ),
         retry: FAST_RETRY,
+        accessWaitMs: 0,
       }),
     ).rejects.toMatchObject({ statusCode: 403 });
+  });
+
+  test("waits out 403s while a new role assignment applies, then uploads", async () => {
+    const f = fixture(100);
+    // Storage refuses the first two requests, as Azure does until a fresh role assignment applies.
+    const rbac = await startFaultProxy(
+      azurite,
+      (_req, i) => (i < 2 ? { status: 403 } : "forward"),
+      {
+        tls: true,
+      },
+    );
+    try {
+      const waits: number[] = [];
+      const result = await uploadPackage({
+        file: f.file,
+        storageUrl: rbac.via(azurite.blobUrl(CONTAINER, f.name)),
+        sha256: f.sha,
+        credential: staticTokenCredential(fakeEntraToken()),
+        retry: FAST_RETRY,
+        accessWaitMs: 10_000,
+        accessPollMs: 50,
+        onAccessWait: (ms) => waits.push(ms),
+      });
+      expect(waits).toHaveLength(2);
+      expect(rbac.requests.map((r) => r.comp)).toEqual([
+        "blocklist",
+        "blocklist",
+        "blocklist",
+        "block",
+        "blocklist",
+      ]);
+      expect(result).toEqual({ bytes: 100, bytesSent: 100, blocks: 1, blocksReused: 0 });
+      expect((await committed(f.name)).equals(f.content)).toBe(true);
+    } finally {
+      await rbac.close();
+    }
+  });
+
+  test("gives up on 403 once the access wait is over", async () => {
+    const f = fixture(100);
+    const waits: number[] = [];
+    await expect(
+      uploadPackage({
+        file: f.file,
+        storageUrl: azurite.blobUrl(CONTAINER, f.name),
+        sha256: f.sha,
+        credential: staticTokenCredential(
+          fakeEntraToken({ audience: "https://management.azure.com" }),
+        ),
+        retry: FAST_RETRY,
+        accessWaitMs: 200,
+        accessPollMs: 50,
+        onAccessWait: (ms) => waits.push(ms),
+      }),
+    ).rejects.toMatchObject({ statusCode: 403 });
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    expect(waits.length).toBeLessThanOrEqual(4);
   });
 
   test("without a credential, fails before any request with the reason", async () => {

@@ -164,16 +164,20 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-/** A plain-HTTP proxy to Azurite that lets `decide` fail chosen requests. */
+/**
+ * A proxy to Azurite that lets `decide` fail chosen requests: plain HTTP, or HTTPS with the
+ * suite's certificate when `tls` is set (bearer tokens are only sent over HTTPS).
+ */
 export async function startFaultProxy(
   azurite: Azurite,
   decide: (req: ProxiedRequest, index: number) => FaultDecision,
+  opts: { tls?: boolean } = {},
 ): Promise<FaultProxy> {
   const requests: ProxiedRequest[] = [];
   const target = new URL(azurite.origin);
   let inFlight = 0;
   let maxInFlight = 0;
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     maxInFlight = Math.max(maxInFlight, ++inFlight);
     res.on("close", () => inFlight--);
     const chunks: Buffer[] = [];
@@ -194,11 +198,10 @@ export async function startFaultProxy(
         return;
       }
       if (d !== "forward") {
-        const text = `<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>injected by the test</Message></Error>`;
-        res.writeHead(d.status, {
-          "content-type": "application/xml",
-          "x-ms-error-code": "ServerBusy",
-        });
+        // What Azure answers for a 403 before a role assignment applies, else a throttling error.
+        const code = d.status === 403 ? "AuthorizationPermissionMismatch" : "ServerBusy";
+        const text = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>injected by the test</Message></Error>`;
+        res.writeHead(d.status, { "content-type": "application/xml", "x-ms-error-code": code });
         res.end(text);
         return;
       }
@@ -219,9 +222,11 @@ export async function startFaultProxy(
       up.on("error", () => req.socket.destroy());
       up.end(body);
     });
-  });
+  };
+  const server = opts.tls ? https.createServer(tlsMaterial(), handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scheme = opts.tls ? "https" : "http";
+  const origin = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
     requests,
