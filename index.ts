@@ -69,8 +69,9 @@ const batchAccount = new BatchAccount("batch", {
 });
 
 // Whoever runs `pulumi up` uploads the package with an Entra token: managed-identity auto-storage
-// hands out storageUrls without a SAS. No principalType: a person or a pipeline identity (whose
-// ABAC condition lets it grant this one role to itself, see components/pipelineIdentity.ts).
+// hands out storageUrls without a SAS. A person (User, the default) or a pipeline identity
+// (ServicePrincipal; its ABAC condition lets it grant itself this one role, see
+// components/pipelineIdentity.ts): Azure refuses a principalType that does not match.
 const deployerBlobAccess = new authorization.RoleAssignment("deployer-blob-data-contributor", {
   roleAssignmentName: pulumi
     .all([storage.accountId, client.objectId])
@@ -79,6 +80,7 @@ const deployerBlobAccess = new authorization.RoleAssignment("deployer-blob-data-
     ),
   scope: storage.accountId,
   principalId: client.objectId,
+  principalType: settings.deployerPrincipalType,
   roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_CONTRIBUTOR}`,
 });
 

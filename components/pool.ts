@@ -90,7 +90,7 @@ export interface BatchPoolArgs {
   image?: pulumi.Input<PoolImageArgs>;
   /** Azure Compute Gallery image (version) id. Defaults to none; not with image. Immutable. */
   customImageId?: pulumi.Input<string>;
-  /** Node agent SKU matching the image. Defaults to "batch.node.ubuntu 24.04"; Ubuntu 18.04/20.04 agents are rejected. Immutable. */
+  /** Node agent SKU matching the image. Defaults to "batch.node.ubuntu 24.04"; retired agents (RETIRED_NODE_AGENTS in lib/config) are rejected. Immutable. */
   nodeAgentSkuId?: pulumi.Input<string>;
   /** Start task. Defaults to none. */
   startTask?: pulumi.Input<PoolStartTaskArgs>;

@@ -8,7 +8,7 @@
  *
  * The pool rules are exported so `components/pool.ts` applies the very same checks to its args.
  */
-import { InputError } from "./errors";
+import { InputError, InputErrors, throwIfAny } from "./errors";
 import {
   validateApplicationId,
   validateApplicationVersion,
@@ -24,24 +24,8 @@ export const PROJECT = "hpc-batch";
 // Collecting errors
 // ---------------------------------------------------------------------------------------------
 
-/** Several InputErrors reported together; the message has one line per error. */
-export class InputErrors extends InputError {
-  readonly errors: readonly InputError[];
-
-  constructor(errors: readonly InputError[]) {
-    if (errors.length === 0) throw new Error("InputErrors needs at least one error");
-    super(errors[0].field, errors[0].value, errors[0].rule);
-    this.name = "InputErrors";
-    this.errors = errors;
-    this.message = errors.map((e) => e.message).join("\n");
-  }
-}
-
-/** Throws nothing for no errors, the error itself for one, `InputErrors` for several. */
-export function throwIfAny(errors: readonly InputError[]): void {
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new InputErrors(errors);
-}
+// InputErrors and throwIfAny live in lib/errors.ts; re-exported for the modules importing them here.
+export { InputErrors, throwIfAny };
 
 /** Runs `fn`, moving any InputError it throws into `errors`; returns its result or undefined. */
 function collect<T>(errors: InputError[], fn: () => T): T | undefined {
@@ -71,7 +55,7 @@ export const AUTOSCALE_INTERVAL_RULE =
 export const NODE_AGENT_RULE =
   'must be a Batch node agent SKU id such as "batch.node.ubuntu 24.04"';
 export const RETIRED_NODE_AGENT_RULE =
-  'the Ubuntu 18.04 and 20.04 node agents are retired; use "batch.node.ubuntu 24.04"';
+  'the CentOS, Debian and Ubuntu 14.04 to 20.04 node agents are retired by Azure Batch; use "batch.node.ubuntu 24.04"';
 export const IMAGE_RULE =
   "must be an object with publisher, offer, sku and version, e.g. {publisher: canonical, offer: ubuntu-24_04-lts, sku: server, version: latest}";
 export const IMAGE_FIELD_RULE = "must be a non-empty string";
@@ -109,8 +93,31 @@ const START_TASK_KEYS = ["commandLine", "waitForSuccess", "runElevated"] as cons
 const VM_SIZE_RE = /^standard_[a-z0-9_]+$/i;
 const GALLERY_IMAGE_RE =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/galleries\/[^/]+\/images\/[^/]+(\/versions\/[^/]+)?$/i;
-const RETIRED_AGENT_RE = /^batch\.node\.ubuntu (18|20)\.04$/i;
 const ISO_DURATION_RE = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+
+/**
+ * Node agents Azure Batch has retired, the one list config and the policy pack
+ * (`pool-supported-node-agent`) both use: Azure/Batch#180 (CentOS 7/8, Debian 8/9/10, Ubuntu
+ * 14.04, 16.04, 18.04; no new pools after 31 December 2024) and Azure/Batch#174 (Ubuntu 20.04,
+ * after 23 April 2025). `batch.node.ubuntu 22.04` ends on 30 June 2027 (Azure/Batch#200): add it
+ * then. Lower case, single spaces: compare with `isRetiredNodeAgent`.
+ */
+export const RETIRED_NODE_AGENTS: readonly string[] = [
+  "batch.node.centos 7",
+  "batch.node.centos 8",
+  "batch.node.debian 8",
+  "batch.node.debian 9",
+  "batch.node.debian 10",
+  "batch.node.ubuntu 14.04",
+  "batch.node.ubuntu 16.04",
+  "batch.node.ubuntu 18.04",
+  "batch.node.ubuntu 20.04",
+];
+
+/** True for a retired node agent, however it is cased or spaced ("Batch.Node.CentOS  7"). */
+export function isRetiredNodeAgent(agent: string): boolean {
+  return RETIRED_NODE_AGENTS.includes(agent.trim().replace(/\s+/g, " ").toLowerCase());
+}
 
 /** Seconds in an ISO 8601 duration of days, hours, minutes and seconds; undefined if malformed. */
 export function isoDurationSeconds(text: string): number | undefined {
@@ -160,7 +167,7 @@ export function validateAutoScaleEvaluationInterval(field: string, value: unknow
 export function validateNodeAgentSkuId(field: string, value: unknown): string {
   if (typeof value !== "string" || !/^batch\.node\.\S/.test(value))
     throw new InputError(field, value, NODE_AGENT_RULE);
-  if (RETIRED_AGENT_RE.test(value)) throw new InputError(field, value, RETIRED_NODE_AGENT_RULE);
+  if (isRetiredNodeAgent(value)) throw new InputError(field, value, RETIRED_NODE_AGENT_RULE);
   return value;
 }
 
@@ -313,6 +320,9 @@ export function checkPoolSpec(
 
 export type PublicNetworkAccess = "Enabled" | "Disabled";
 export const PUBLIC_NETWORK_ACCESS_RULE = 'must be "Enabled" or "Disabled"';
+export type DeployerPrincipalType = "User" | "Group" | "ServicePrincipal";
+export const DEPLOYER_PRINCIPAL_TYPE_RULE =
+  'must be "User", "Group" or "ServicePrincipal": the kind of identity that runs pulumi up (Azure refuses a role assignment whose principal type does not match)';
 export const LOCATION_RULE =
   'must be set to an Azure region name such as "westeurope" (lowercase letters and digits)';
 export const RETAIN_VERSIONS_RULE =
@@ -333,6 +343,15 @@ export const TAG_COUNT_RULE = `must have at most ${MAX_CONFIG_TAGS} tags (Azure 
 export function validatePublicNetworkAccess(field: string, value: unknown): PublicNetworkAccess {
   if (value !== "Enabled" && value !== "Disabled")
     throw new InputError(field, value, PUBLIC_NETWORK_ACCESS_RULE);
+  return value;
+}
+
+export function validateDeployerPrincipalType(
+  field: string,
+  value: unknown,
+): DeployerPrincipalType {
+  if (value !== "User" && value !== "Group" && value !== "ServicePrincipal")
+    throw new InputError(field, value, DEPLOYER_PRINCIPAL_TYPE_RULE);
   return value;
 }
 
@@ -414,6 +433,8 @@ export interface StackSettings {
   tags: Record<string, string>;
   /** `hpc-batch:publicNetworkAccess` of the Batch account. */
   publicNetworkAccess: PublicNetworkAccess;
+  /** `hpc-batch:deployerPrincipalType`: who runs `pulumi up` (for its blob role assignment). */
+  deployerPrincipalType: DeployerPrincipalType;
   application: ApplicationSettings;
 }
 
@@ -430,6 +451,7 @@ export const CONFIG_DEFAULTS = {
   pool: {},
   tags: {},
   publicNetworkAccess: "Enabled",
+  deployerPrincipalType: "User",
   batchApplicationId: "ffmpeg",
   batchAccountApplicationName: "",
   batchApplicationVersion: "",
@@ -543,6 +565,9 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
   const publicNetworkAccess = collect(errors, () =>
     validatePublicNetworkAccess(key("publicNetworkAccess"), get("publicNetworkAccess")),
   );
+  const deployerPrincipalType = collect(errors, () =>
+    validateDeployerPrincipalType(key("deployerPrincipalType"), get("deployerPrincipalType")),
+  );
   const applicationId = collect(errors, () =>
     validateApplicationId(key("batchApplicationId"), get("batchApplicationId")),
   );
@@ -586,6 +611,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
     pool,
     tags,
     publicNetworkAccess: publicNetworkAccess!,
+    deployerPrincipalType: deployerPrincipalType!,
     application: {
       id: applicationId!,
       displayName: displayName!,

@@ -237,9 +237,11 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
   const results: StagedFile[] = [];
   for (const [i, { file, source, mode }] of plan.entries()) {
     const dest = path.join(opts.folder, ...file.to.split("/"));
-    await fs.mkdir(path.dirname(dest), { recursive: true });
-    // A symlinked directory on the way could lead outside the folder.
-    const parent = path.relative(root, await fs.realpath(path.dirname(dest)));
+    // A symlinked directory on the way could lead outside the folder: check the deepest part of
+    // the way that exists before creating anything below it.
+    let way = path.dirname(dest);
+    while (!(await fs.stat(way).catch(() => null))) way = path.dirname(way);
+    const parent = path.relative(root, await fs.realpath(way));
     if (parent === ".." || parent.startsWith(`..${path.sep}`) || path.isAbsolute(parent)) {
       throw new InputError(
         `${manifestPath} files[${i}].to`,
@@ -247,6 +249,7 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
         "must lead to a path inside the package folder (a symlink on the way leads outside)",
       );
     }
+    await fs.mkdir(path.dirname(dest), { recursive: true });
     const bytes = (await fs.stat(source)).size;
     const existing = await fs.lstat(dest).catch(() => null);
     let action: StageAction;

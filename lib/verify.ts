@@ -9,7 +9,13 @@ import type { TokenCredential } from "@azure/identity";
 import type { BatchApplications } from "./armBatchApps";
 import { type Credentials, staticTokenCredential } from "./credentials";
 import { BatchData, describeBatchError, NodeStatus, PoolStatus, TaskStatus } from "./batchData";
-import { InputError } from "./errors";
+import { InputError, throwIfAny } from "./errors";
+import {
+  validateApplicationId,
+  validateApplicationVersion,
+  validateBatchAccountName,
+  validateResourceGroupName,
+} from "./naming";
 import { SmokeTask, smokeTask } from "./smokeTask";
 
 /** What verify needs to know about a deployed stack. */
@@ -359,7 +365,51 @@ export function targetFromOutputs(outputs: Record<string, unknown>, source: stri
       `must have the stack outputs ${missing.join(", ")}`,
     );
   }
-  return target as VerifyTarget;
+  // The outputs file is input like any other: its names go into ARM URLs, and the Batch
+  // endpoint receives a bearer token, so refuse what no deployed stack would output.
+  const t = target as VerifyTarget;
+  const problems: InputError[] = [];
+  const check = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof InputError) problems.push(err);
+      else throw err;
+    }
+  };
+  const at = (name: string) => `${source} ${name}`;
+  check(() => {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(t.subscriptionId))
+      throw new InputError(
+        at("subscriptionId"),
+        t.subscriptionId,
+        "must be a subscription id (a GUID)",
+      );
+  });
+  check(() => validateResourceGroupName(at("resourceGroupName"), t.resourceGroupName));
+  check(() => validateBatchAccountName(at("batchAccountName"), t.accountName));
+  check(() => validateApplicationId(at("applicationId"), t.applicationId));
+  check(() => validateApplicationVersion(at("applicationVersion"), t.version));
+  check(() => {
+    let url: URL | undefined;
+    try {
+      url = new URL(
+        /^[a-z][a-z0-9+.-]*:\/\//i.test(t.batchEndpoint)
+          ? t.batchEndpoint
+          : `https://${t.batchEndpoint}`,
+      );
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== "https:" || url.username || url.password || url.search || url.hash)
+      throw new InputError(
+        at("batchAccountEndpoint"),
+        t.batchEndpoint,
+        "must be the Batch account's endpoint, e.g. <account>.<region>.batch.azure.com, reached over https only (it receives a bearer token)",
+      );
+  });
+  throwIfAny(problems);
+  return t;
 }
 
 /**

@@ -15,6 +15,7 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
+import { isRetiredNodeAgent, RETIRED_NODE_AGENTS } from "../lib/config";
 import { InputError, renderValue } from "../lib/errors";
 
 /** The two levels a violation can have (CrossGuard's `remediate` reports as mandatory). */
@@ -56,6 +57,7 @@ export interface HpcPolicy {
 /** Resource type tokens the pack knows. */
 export const TYPES = {
   resourceGroup: "azure-native:resources:ResourceGroup",
+  roleAssignment: "azure-native:authorization:RoleAssignment",
   identity: "azure-native:managedidentity:UserAssignedIdentity",
   storageAccount: "azure-native:storage:StorageAccount",
   blobContainer: "azure-native:storage:BlobContainer",
@@ -69,6 +71,7 @@ export const TYPES = {
 /** How messages name each kind of resource. */
 const KINDS: Record<string, string> = {
   [TYPES.resourceGroup]: "resource group",
+  [TYPES.roleAssignment]: "role assignment",
   [TYPES.identity]: "managed identity",
   [TYPES.storageAccount]: "storage account",
   [TYPES.blobContainer]: "blob container",
@@ -253,22 +256,8 @@ const batchAutoStorageIdentity: HpcPolicy = {
 // ---------------------------------------------------------------------------------------------
 // Pools
 
-/**
- * Node agents Azure Batch has retired: Azure/Batch#180 (CentOS 7/8, Debian 8/9/10, Ubuntu 14.04,
- * 16.04, 18.04; no new pools after 31 December 2024) and Azure/Batch#174 (Ubuntu 20.04, after
- * 23 April 2025). `batch.node.ubuntu 22.04` ends on 30 June 2027 (Azure/Batch#200): add it then.
- */
-export const RETIRED_NODE_AGENTS = [
-  "batch.node.centos 7",
-  "batch.node.centos 8",
-  "batch.node.debian 8",
-  "batch.node.debian 9",
-  "batch.node.debian 10",
-  "batch.node.ubuntu 14.04",
-  "batch.node.ubuntu 16.04",
-  "batch.node.ubuntu 18.04",
-  "batch.node.ubuntu 20.04",
-];
+// The retired node agents: one list, shared with the stack config's check (lib/config.ts).
+export { RETIRED_NODE_AGENTS };
 
 const SUPPORTED_EXAMPLE =
   'imageReference { publisher: "canonical", offer: "ubuntu-24_04-lts", sku: "server" } ' +
@@ -285,8 +274,7 @@ const poolSupportedNodeAgent: HpcPolicy = {
     if (typeof agent !== "string" || agent.trim() === "") {
       return [`${label(r)}: ${path} is ${renderValue(agent)}; use ${SUPPORTED_EXAMPLE}.`];
     }
-    const normalized = agent.trim().replace(/\s+/g, " ").toLowerCase();
-    return RETIRED_NODE_AGENTS.includes(normalized)
+    return isRetiredNodeAgent(agent)
       ? [
           `${label(r)}: nodeAgentSkuId ${renderValue(agent)} is retired by Azure Batch ` +
             `(no new nodes, no support); use ${SUPPORTED_EXAMPLE}.`,
@@ -369,6 +357,80 @@ const applicationNoUpdates: HpcPolicy = {
       false,
       "so a published package version can never be overwritten in place",
     )(r);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Role assignments
+
+/**
+ * Built-in roles that manage everything in their scope (Owner, Contributor) or grant any role in
+ * it (User Access Administrator, Role Based Access Control Administrator). GUIDs are the same in
+ * every tenant (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+ */
+export const PRIVILEGED_ROLES: Readonly<Record<string, string>> = {
+  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+  "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+};
+
+/** The two privileged roles whose reach an ABAC `condition` can limit to chosen roles. */
+const DELEGATING_ROLES = [
+  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+  "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+];
+
+/** Built-in blob data roles: each reads (or writes) every blob its scope holds. */
+export const BLOB_DATA_ROLES: Readonly<Record<string, string>> = {
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+  "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+  "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+};
+
+/** The root scope, a management group or a subscription: scopes that span many resources. */
+const BROAD_SCOPE_RE =
+  /^(\/|\/providers\/Microsoft\.Management\/managementGroups\/[^/]+\/?|\/subscriptions\/[^/]+\/?)$/i;
+/** One storage account, or one container in it. */
+const STORAGE_SCOPE_RE =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+(\/blobServices\/default(\/containers\/[^/]+)?)?\/?$/i;
+
+const roleAssignmentScope: HpcPolicy = {
+  name: "role-assignment-scope",
+  description:
+    "Role assignments are the narrowest that work: no Owner, Contributor or unconditioned access " +
+    "administration on a subscription or wider, and blob data roles on one storage account.",
+  enforcementLevel: "mandatory",
+  resourceTypes: [TYPES.roleAssignment],
+  check: (r) => {
+    const scope = r.props.scope;
+    const roleId = r.props.roleDefinitionId;
+    // Unknown until the scope's resource exists (preview); checked again with real values on up.
+    if (typeof scope !== "string" || typeof roleId !== "string") return [];
+    const guid = (roleId.split("/").pop() ?? "").toLowerCase();
+    const privileged = PRIVILEGED_ROLES[guid];
+    if (privileged && BROAD_SCOPE_RE.test(scope)) {
+      const limited = DELEGATING_ROLES.includes(guid) && typeof r.props.condition === "string";
+      if (!limited) {
+        return [
+          `${label(r)}: ${privileged} at scope ${renderValue(scope)} reaches every resource ` +
+            "below it; assign a narrower role on the one resource that needs it (for blobs, " +
+            "Storage Blob Data Contributor on the storage account)" +
+            (DELEGATING_ROLES.includes(guid)
+              ? ", or add a condition that limits which roles it may assign."
+              : "."),
+        ];
+      }
+    }
+    const blobRole = BLOB_DATA_ROLES[guid];
+    if (blobRole && !STORAGE_SCOPE_RE.test(scope)) {
+      return [
+        `${label(r)}: ${blobRole} at scope ${renderValue(scope)} reaches the blobs of every ` +
+          "storage account below it; set scope to the one storage account's id " +
+          "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>).",
+      ];
+    }
+    return [];
   },
 };
 
@@ -466,6 +528,7 @@ export const POLICIES: readonly HpcPolicy[] = [
   poolSimplifiedCommunication,
   poolMaxNodes,
   applicationNoUpdates,
+  roleAssignmentScope,
   devStackSpotNodes,
   requiredTags,
 ];

@@ -13,6 +13,7 @@ import { runOnLocalNode, type LocalRunResult } from "../../lib/localNode";
 import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
 import { resolveApplicationVersion } from "../../lib/version";
 import { buildPackage } from "../../lib/zip";
+import { inspectZip } from "../../lib/zipInspect";
 import { EXIT_FAILED, type CommandContext } from "../main";
 
 interface LocalRunFlags {
@@ -109,6 +110,14 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       if (o.zip !== undefined && !fs.statSync(o.zip, { throwIfNoEntry: false })?.isFile()) {
         throw new InputError("--zip", o.zip, "must be an existing zip file");
+      }
+      if (o.zip !== undefined) {
+        // Checked here, before a node folder exists, so the message names the flag.
+        await inspectZip(o.zip).catch((err: unknown) => {
+          throw err instanceof InputError && err.field === "zip"
+            ? new InputError("--zip", err.value, err.rule)
+            : err;
+        });
       }
       const version = await localRunVersion({ ...o, folder, applicationId });
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-local-run-"));

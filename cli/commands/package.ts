@@ -4,6 +4,7 @@
  * version) exits 2 before anything is written.
  */
 import type { Command } from "commander";
+import { InputError } from "../../lib/errors";
 import { validateApplicationId } from "../../lib/naming";
 import { resolveApplicationVersion } from "../../lib/version";
 import { buildPackage } from "../../lib/zip";
@@ -49,6 +50,10 @@ export function register(program: Command, ctx: CommandContext): void {
         outDir: flags.out,
         applicationId,
         version: resolved.version,
+      }).catch((err: unknown) => {
+        throw err instanceof InputError && err.field === "outDir"
+          ? new InputError("--out", err.value, err.rule)
+          : err;
       });
       if (resolved.dirty) {
         process.stderr.write(

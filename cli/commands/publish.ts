@@ -24,6 +24,7 @@ import {
 import { createPublishReporter } from "../../lib/progress";
 import { hashFile, publishPackage } from "../../lib/publish";
 import { validateRetainVersions } from "../../lib/retention";
+import { inspectZip } from "../../lib/zipInspect";
 import type { CommandContext } from "../main";
 
 interface PublishFlags {
@@ -161,6 +162,13 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--json", "print the result as JSON")
     .action(async (flags: PublishFlags) => {
       const args = parsePublishFlags(flags);
+      // Nodes unpack the zip as is: refuse what local-run refuses (a zip bomb, more than the
+      // package limits, '..' or absolute paths, symlinks) before any request is sent.
+      await inspectZip(args.zip).catch((err: unknown) => {
+        throw err instanceof InputError && err.field === "zip"
+          ? new InputError("--zip", err.value, err.rule)
+          : err;
+      });
       const credentials = resolveCredentials();
       await ensureToken(credentials.arm, armScope(args.armEndpoint));
       // With --json, stdout carries only the result; progress goes to stderr.

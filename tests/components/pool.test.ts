@@ -216,7 +216,7 @@ describe("bad args throw before anything is registered", () => {
     [
       "bad4",
       { nodeAgentSkuId: "batch.node.ubuntu 20.04" },
-      'BatchPool(bad4).nodeAgentSkuId "batch.node.ubuntu 20.04" is invalid: the Ubuntu 18.04 and 20.04 node agents are retired; use "batch.node.ubuntu 24.04"',
+      'BatchPool(bad4).nodeAgentSkuId "batch.node.ubuntu 20.04" is invalid: the CentOS, Debian and Ubuntu 14.04 to 20.04 node agents are retired by Azure Batch; use "batch.node.ubuntu 24.04"',
     ],
     [
       "bad5",

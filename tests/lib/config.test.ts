@@ -5,6 +5,8 @@ import {
   CONFIG_DEFAULTS,
   CONFIG_KEYS,
   InputErrors,
+  RETIRED_NODE_AGENTS,
+  RETIRED_NODE_AGENT_RULE,
   baseTags,
   checkPoolSpec,
   isKnownValue,
@@ -13,6 +15,7 @@ import {
   throwIfAny,
   type StackSettings,
 } from "../../lib/config";
+import * as errors from "../../lib/errors";
 import { InputError } from "../../lib/errors";
 
 const LOC = { "azure-native:location": "westeurope" };
@@ -23,6 +26,7 @@ const DEFAULT_SETTINGS: StackSettings = {
   pool: {},
   tags: {},
   publicNetworkAccess: "Enabled",
+  deployerPrincipalType: "User",
   application: {
     id: "ffmpeg",
     displayName: "ffmpeg",
@@ -32,7 +36,7 @@ const DEFAULT_SETTINGS: StackSettings = {
 };
 
 const KNOWN_KEYS =
-  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:pool, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
+  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
 const POOL_KEYS =
   "vmSize, dedicatedNodes, spotNodes, autoScaleFormula, autoScaleEvaluationInterval, taskSlotsPerNode, image, customImageId, nodeAgentSkuId, startTask";
 const SCALE =
@@ -95,6 +99,7 @@ describe("valid config", () => {
       }),
       "hpc-batch:tags": JSON.stringify({ environment: "prod", owner: "hpc-team" }),
       "hpc-batch:publicNetworkAccess": "Disabled",
+      "hpc-batch:deployerPrincipalType": "ServicePrincipal",
       "hpc-batch:batchApplicationId": "ffmpeg7",
       "hpc-batch:batchAccountApplicationName": "FFmpeg 7 (static)",
       "hpc-batch:batchApplicationVersion": "7.0.2-rc.1",
@@ -127,6 +132,7 @@ describe("valid config", () => {
       },
       tags: { environment: "prod", owner: "hpc-team" },
       publicNetworkAccess: "Disabled",
+      deployerPrincipalType: "ServicePrincipal",
       application: {
         id: "ffmpeg7",
         displayName: "FFmpeg 7 (static)",
@@ -313,12 +319,22 @@ describe("invalid config: one error, the exact message", () => {
     [
       "the retired Ubuntu 20.04 node agent",
       { ...LOC, "hpc-batch:pool": { nodeAgentSkuId: "batch.node.ubuntu 20.04" } },
-      'hpc-batch:pool.nodeAgentSkuId "batch.node.ubuntu 20.04" is invalid: the Ubuntu 18.04 and 20.04 node agents are retired; use "batch.node.ubuntu 24.04"',
+      'hpc-batch:pool.nodeAgentSkuId "batch.node.ubuntu 20.04" is invalid: the CentOS, Debian and Ubuntu 14.04 to 20.04 node agents are retired by Azure Batch; use "batch.node.ubuntu 24.04"',
     ],
     [
       "the retired Ubuntu 18.04 node agent",
       { ...LOC, "hpc-batch:pool": { nodeAgentSkuId: "batch.node.ubuntu 18.04" } },
-      'hpc-batch:pool.nodeAgentSkuId "batch.node.ubuntu 18.04" is invalid: the Ubuntu 18.04 and 20.04 node agents are retired; use "batch.node.ubuntu 24.04"',
+      'hpc-batch:pool.nodeAgentSkuId "batch.node.ubuntu 18.04" is invalid: the CentOS, Debian and Ubuntu 14.04 to 20.04 node agents are retired by Azure Batch; use "batch.node.ubuntu 24.04"',
+    ],
+    [
+      "the retired CentOS 7 node agent (the policy pack's list)",
+      { ...LOC, "hpc-batch:pool": { nodeAgentSkuId: "batch.node.centos 7" } },
+      'hpc-batch:pool.nodeAgentSkuId "batch.node.centos 7" is invalid: the CentOS, Debian and Ubuntu 14.04 to 20.04 node agents are retired by Azure Batch; use "batch.node.ubuntu 24.04"',
+    ],
+    [
+      "the retired Debian 10 node agent, spelled with extra spaces",
+      { ...LOC, "hpc-batch:pool": { nodeAgentSkuId: "batch.node.debian  10" } },
+      'hpc-batch:pool.nodeAgentSkuId "batch.node.debian  10" is invalid: the CentOS, Debian and Ubuntu 14.04 to 20.04 node agents are retired by Azure Batch; use "batch.node.ubuntu 24.04"',
     ],
     [
       "a node agent that is not one",
@@ -454,6 +470,11 @@ describe("invalid config: one error, the exact message", () => {
       "public network access in lower case",
       { ...LOC, "hpc-batch:publicNetworkAccess": "enabled" },
       'hpc-batch:publicNetworkAccess "enabled" is invalid: must be "Enabled" or "Disabled"',
+    ],
+    [
+      "a deployer principal type Azure does not know",
+      { ...LOC, "hpc-batch:deployerPrincipalType": "Application" },
+      'hpc-batch:deployerPrincipalType "Application" is invalid: must be "User", "Group" or "ServicePrincipal": the kind of identity that runs pulumi up (Azure refuses a role assignment whose principal type does not match)',
     ],
     [
       "an application id with a dot",
@@ -619,4 +640,24 @@ describe("helpers", () => {
       "pulumi-stack": "dev",
     });
   });
+
+  test("InputErrors and throwIfAny are lib/errors' own, re-exported here", () => {
+    expect(InputErrors).toBe(errors.InputErrors);
+    expect(throwIfAny).toBe(errors.throwIfAny);
+  });
+
+  test.each(RETIRED_NODE_AGENTS.map((a) => [a]))(
+    "%s, on the list the policy pack also uses, is refused",
+    (agent) => {
+      let message: string | undefined;
+      try {
+        parseStackConfig({ ...LOC, "hpc-batch:pool": { nodeAgentSkuId: agent } });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe(
+        `hpc-batch:pool.nodeAgentSkuId "${agent}" is invalid: ${RETIRED_NODE_AGENT_RULE}`,
+      );
+    },
+  );
 });

@@ -2,9 +2,10 @@
  * Each policy of the pack: the compliant fixture of every type it checks passes, and each
  * mutation (one change to a compliant fixture) yields exactly the expected messages.
  */
+import { RETIRED_NODE_AGENTS } from "../../lib/config";
+import * as policies from "../../policy/policies";
 import {
   POLICIES,
-  RETIRED_NODE_AGENTS,
   TYPES,
   baseType,
   resolvePolicyConfig,
@@ -17,9 +18,21 @@ type Kind = keyof typeof TYPES;
 
 const TAGS = { app: "hpc-batch", stack: "prod" };
 
+const SUB = "/subscriptions/6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const STORAGE_ID = `${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/data`;
+const ROLE = (guid: string) => `${SUB}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
+const BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+
 /** Inputs as hpc-batch's components register them: every policy passes. */
 const COMPLIANT: Record<Kind, Props> = {
   resourceGroup: { location: "westeurope", tags: TAGS },
+  roleAssignment: {
+    roleAssignmentName: "dc2c6df8-325f-5175-9c82-1a02e14ecc67",
+    scope: STORAGE_ID,
+    principalId: "0e5a7b3c-1d2e-4f30-9a4b-5c6d7e8f9a0b",
+    principalType: "ServicePrincipal",
+    roleDefinitionId: ROLE(BLOB_DATA_CONTRIBUTOR),
+  },
   identity: { resourceGroupName: "rg", tags: TAGS },
   storageAccount: {
     resourceGroupName: "rg",
@@ -74,6 +87,7 @@ const COMPLIANT: Record<Kind, Props> = {
 
 const NAMES: Record<Kind, string> = {
   resourceGroup: "rg",
+  roleAssignment: "blob-data",
   identity: "id",
   storageAccount: "data",
   blobContainer: "packages",
@@ -409,6 +423,104 @@ const MUTATIONS: Mutation[] = [
     change: (p) => delete p.allowUpdates,
     expected: [],
   },
+  // role-assignment-scope
+  {
+    policy: "role-assignment-scope",
+    what: "Owner on the subscription",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = SUB;
+      p.roleDefinitionId = ROLE("8e3af657-a8ff-443c-a75c-2fe8c4bcb635");
+    },
+    expected: [
+      `role assignment "blob-data": Owner at scope "${SUB}" reaches every resource below it; assign a narrower role on the one resource that needs it (for blobs, Storage Blob Data Contributor on the storage account).`,
+    ],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "Contributor on a management group, role id without a subscription",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = "/providers/Microsoft.Management/managementGroups/corp";
+      p.roleDefinitionId =
+        "/providers/Microsoft.Authorization/roleDefinitions/B24988AC-6180-42A0-AB88-20F7382DD24C";
+    },
+    expected: [
+      'role assignment "blob-data": Contributor at scope "/providers/Microsoft.Management/managementGroups/corp" reaches every resource below it; assign a narrower role on the one resource that needs it (for blobs, Storage Blob Data Contributor on the storage account).',
+    ],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "User Access Administrator on the subscription without a condition",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = `${SUB}/`;
+      p.roleDefinitionId = ROLE("18d7d88d-d35e-4fb5-a5c3-7773c20a72d9");
+    },
+    expected: [
+      `role assignment "blob-data": User Access Administrator at scope "${SUB}/" reaches every resource below it; assign a narrower role on the one resource that needs it (for blobs, Storage Blob Data Contributor on the storage account), or add a condition that limits which roles it may assign.`,
+    ],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "RBAC Administrator on the subscription limited by a condition passes",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = SUB;
+      p.roleDefinitionId = ROLE("f58310d9-a9f6-439a-9e8d-f62e7b41a168");
+      p.condition = "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'}))";
+      p.conditionVersion = "2.0";
+    },
+    expected: [],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "Owner on one resource group is not a subscription-wide grant",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = `${SUB}/resourceGroups/rg`;
+      p.roleDefinitionId = ROLE("8e3af657-a8ff-443c-a75c-2fe8c4bcb635");
+    },
+    expected: [],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "blob data role on the resource group",
+    kind: "roleAssignment",
+    change: (p) => (p.scope = `${SUB}/resourceGroups/rg`),
+    expected: [
+      `role assignment "blob-data": Storage Blob Data Contributor at scope "${SUB}/resourceGroups/rg" reaches the blobs of every storage account below it; set scope to the one storage account's id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>).`,
+    ],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "blob data reader on the subscription",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = SUB;
+      p.roleDefinitionId = ROLE("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1");
+    },
+    expected: [
+      `role assignment "blob-data": Storage Blob Data Reader at scope "${SUB}" reaches the blobs of every storage account below it; set scope to the one storage account's id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/<name>).`,
+    ],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "blob data owner on one container passes",
+    kind: "roleAssignment",
+    change: (p) => {
+      p.scope = `${STORAGE_ID}/blobServices/default/containers/state`;
+      p.roleDefinitionId = ROLE("b7e6dc6d-f1e8-4753-8033-0f276bb0955b");
+    },
+    expected: [],
+  },
+  {
+    policy: "role-assignment-scope",
+    what: "a scope not known yet (preview) is checked once known",
+    kind: "roleAssignment",
+    change: (p) => delete p.scope,
+    expected: [],
+  },
   // dev-stack-spot-nodes
   {
     policy: "dev-stack-spot-nodes",
@@ -488,7 +600,8 @@ test("every policy has at least one mutation that it reports", () => {
   expect([...reported].sort()).toEqual(POLICIES.map((p) => p.name).sort());
 });
 
-test("every retired node agent is refused", () => {
+test("every retired node agent is refused: the policy uses the stack config's list", () => {
+  expect(policies.RETIRED_NODE_AGENTS).toBe(RETIRED_NODE_AGENTS);
   for (const agent of RETIRED_NODE_AGENTS) {
     const props = mutated("pool", (p) => (vmConfig(p).nodeAgentSkuId = agent));
     expect(runPolicy("pool-supported-node-agent", "pool", props)).toHaveLength(1);

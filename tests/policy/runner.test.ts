@@ -255,7 +255,7 @@ test("required tag keys from config are checked on every top-level resource", ()
 test.each([
   [
     { "pool-max-node": { maxNodes: 10 } },
-    'policy config "pool-max-node" is invalid: must name a policy of the pack: storage-https-only, storage-minimum-tls-1-2, storage-no-public-blob-access, storage-no-shared-key, batch-entra-only-auth, batch-auto-storage-managed-identity, pool-supported-node-agent, pool-simplified-node-communication, pool-max-nodes, application-no-updates, dev-stack-spot-nodes, required-tags',
+    'policy config "pool-max-node" is invalid: must name a policy of the pack: storage-https-only, storage-minimum-tls-1-2, storage-no-public-blob-access, storage-no-shared-key, batch-entra-only-auth, batch-auto-storage-managed-identity, pool-supported-node-agent, pool-simplified-node-communication, pool-max-nodes, application-no-updates, role-assignment-scope, dev-stack-spot-nodes, required-tags',
   ],
   [
     { "pool-max-nodes": { maxNodes: -1 } },
