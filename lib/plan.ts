@@ -33,7 +33,7 @@ import {
 } from "./planRender";
 import { simulate, type Registration, type Simulation } from "./simulate";
 import { stageFolder } from "./stage";
-import { resolveApplicationVersion, type ResolvedVersion } from "./version";
+import { DEFAULT_VERSION_FIELD, resolveApplicationVersion, type ResolvedVersion } from "./version";
 import { buildPackage } from "./zip";
 
 /** The policy pack's offline runner (policy/runner.ts), injected by the CLI. */
@@ -222,6 +222,33 @@ async function evaluateProgram(
   return outputs;
 }
 
+/** The version a plan shows when the history cannot give one (a shallow clone, no git). */
+export const UNVERSIONED = "0.0.0-unversioned";
+
+/**
+ * The package version as a deployment would compute it. Where the history cannot give one (a
+ * shallow CI clone without the release tag, no git), a deployment refuses; a plan is a preview,
+ * so it goes on with `UNVERSIONED` and says why, instead of failing a pull request's check.
+ */
+async function resolvePlanVersion(
+  folder: string,
+  configured: string | undefined,
+): Promise<ResolvedVersion & { fallback?: string }> {
+  try {
+    return await resolveApplicationVersion({ folder, configured });
+  } catch (err) {
+    if (!(err instanceof InputError) || err.field !== DEFAULT_VERSION_FIELD) throw err;
+    return {
+      version: UNVERSIONED,
+      source: "git",
+      tag: null,
+      commits: 0,
+      dirty: false,
+      fallback: err.rule,
+    };
+  }
+}
+
 /** Runs the plan; see the module comment. Throws InputError for bad config, before any work. */
 export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
   const root = opts.root ?? packageRoot();
@@ -238,30 +265,14 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
   const settings: StackSettings = parseStackConfig(stackConfig.config);
   phase("config");
 
-  // 2. The program, simulated with stand-ins.
-  const state = new PlanState(settings.location);
-  const sim = simulate({
-    project: stackConfig.project,
-    stack: opts.stack,
-    config: stackConfig.config,
-    secretKeys: stackConfig.secretKeys,
-    id: (r) => state.id(r),
-    state: (r) => state.state(r),
-    call: (inv) => state.call(inv),
-    // The plan never uses a dynamic provider's code; serializing it only costs time.
-    serializeDynamicProviders: false,
-  });
-  const program = opts.program ?? defaultProgram(packageRoot());
-  const outputs = await evaluateProgram(program, root, sim, state);
-  phase("program");
-
-  // 3. The application package: staged (`hpc-batch stage`, idempotent) and built as
-  //    `hpc-batch package` and the program build it, into the same `out/` (so a zip the program
-  //    just built is reused, not rebuilt): its sha256 is the one a deployment publishes.
+  // 2. The application package, before the program so that its problems surface as themselves:
+  //    staged (`hpc-batch stage`, idempotent) and built as `hpc-batch package` and the program
+  //    build it, into the same `out/` (the program then reuses the zip): its sha256 is the one a
+  //    deployment publishes.
   const app = settings.application;
   const folder = path.resolve(root, app.folder);
   const staged = await stageFolder({ folder, resolveFrom: [folder, root] });
-  const resolved = await resolveApplicationVersion({ folder, configured: app.version });
+  const resolved = await resolvePlanVersion(folder, app.version);
   const built = await buildPackage({
     folder,
     outDir: path.join(root, "out"),
@@ -279,6 +290,26 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
     staged: staged.map((f) => ({ to: f.to, from: f.from })),
   };
   phase("package");
+
+  // 3. The program, simulated with stand-ins.
+  const state = new PlanState(settings.location);
+  const sim = simulate({
+    project: stackConfig.project,
+    stack: opts.stack,
+    // A version the plan had to stand in for (no history here) reaches the program as config.
+    config: resolved.fallback
+      ? { ...stackConfig.config, [DEFAULT_VERSION_FIELD]: resolved.version }
+      : stackConfig.config,
+    secretKeys: stackConfig.secretKeys,
+    id: (r) => state.id(r),
+    state: (r) => state.state(r),
+    call: (inv) => state.call(inv),
+    // The plan never uses a dynamic provider's code; serializing it only costs time.
+    serializeDynamicProviders: false,
+  });
+  const program = opts.program ?? defaultProgram(packageRoot());
+  const outputs = await evaluateProgram(program, root, sim, state);
+  phase("program");
 
   // 4. Policies.
   let policies: PlanPolicies;
@@ -358,7 +389,9 @@ function secretStrings(v: unknown): string[] {
 }
 
 /** Where the package version came from, for the plan. */
-export function versionSource(v: ResolvedVersion): string {
+export function versionSource(v: ResolvedVersion & { fallback?: string }): string {
+  if (v.fallback)
+    return `not computable here, shown as ${UNVERSIONED}: ${DEFAULT_VERSION_FIELD} ${v.fallback}`;
   if (v.source === "config") return "stack config";
   const since = v.tag ? `since ${v.tag}` : "and no release tag yet";
   return `computed from git: ${v.commits} commit(s) ${since}${v.dirty ? ", uncommitted changes not counted" : ""}`;

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -363,8 +364,8 @@ describe("runPlan on the fixture program", () => {
     expect(r.mandatoryViolations).toBe(0);
     expect(r.timings.map(([name]) => name)).toEqual([
       "config",
-      "program",
       "package",
+      "program",
       "policies",
       "write",
     ]);
@@ -534,3 +535,61 @@ test.each([
   await expect(run).rejects.toThrow(message);
   expect(fs.existsSync(outDir)).toBe(false);
 });
+
+test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned and says why", async () => {
+  // A repository with the fixture project, cloned at depth 1 as CI systems do by default.
+  const origin = path.join(tmp, "origin");
+  fs.cpSync(fixture, origin, { recursive: true, filter: (src) => !src.endsWith(`${path.sep}out`) });
+  fs.writeFileSync(
+    path.join(origin, "Pulumi.shallow.yaml"),
+    "config:\n  azure-native:location: westeurope\n",
+  );
+  fs.writeFileSync(
+    path.join(origin, "program.js"),
+    'exports.version = new (require("@pulumi/pulumi").Config)("hpc-batch").get("batchApplicationVersion");\n',
+  );
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync("git", args, {
+      cwd,
+      stdio: "pipe",
+      env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" },
+    });
+  git(origin, "init", "-q");
+  git(origin, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".");
+  git(origin, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "feat: app");
+  git(
+    origin,
+    "-c",
+    "user.name=t",
+    "-c",
+    "user.email=t@example.com",
+    "commit",
+    "-q",
+    "--allow-empty",
+    "-m",
+    "fix: b",
+  );
+  const clone = path.join(tmp, "clone");
+  git(tmp, "clone", "-q", "--depth", "1", `file://${origin}`, clone);
+  fs.symlinkSync(
+    path.join(__dirname, "..", "..", "node_modules"),
+    path.join(clone, "node_modules"),
+  );
+
+  const r = await runPlan({
+    root: clone,
+    stack: "shallow",
+    outDir: path.join(tmp, "shallow-out"),
+    program: path.join(clone, "program.js"),
+  });
+  expect(r.doc.package.version).toBe("0.0.0-unversioned");
+  expect(r.doc.package.versionSource).toBe(
+    "not computable here, shown as 0.0.0-unversioned: hpc-batch:batchApplicationVersion must be set: the clone is shallow and has no app-v* release tag (fetch full history and tags, e.g. actions/checkout with fetch-depth: 0), so the version cannot be computed from commits",
+  );
+  // The program sees the stand-in version as config, as a deployment with that version set would.
+  expect(r.doc.outputs.version).toEqual({
+    value: "0.0.0-unversioned",
+    secret: false,
+    standIn: false,
+  });
+}, 60_000);
