@@ -17,7 +17,9 @@ import {
   validateResourceGroupName,
   validateStorageAccountName,
 } from "./naming";
+import { MAX_RETAIN_VERSIONS, RETAIN_VERSIONS_RULE } from "./retention";
 
+export { RETAIN_VERSIONS_RULE };
 export const PROJECT = "hpc-batch";
 
 // ---------------------------------------------------------------------------------------------
@@ -325,8 +327,6 @@ export const DEPLOYER_PRINCIPAL_TYPE_RULE =
   'must be "User", "Group" or "ServicePrincipal": the kind of identity that runs pulumi up (Azure refuses a role assignment whose principal type does not match)';
 export const LOCATION_RULE =
   'must be set to an Azure region name such as "westeurope" (lowercase letters and digits)';
-export const RETAIN_VERSIONS_RULE =
-  "must be a whole number from 1 to 40 (Batch keeps at most 40 versions of an application)";
 export const DISPLAY_NAME_RULE = "must be a display name of 1 to 1024 characters";
 export const FOLDER_RULE = "must be a non-empty path to the folder that becomes the package";
 export const OBJECT_RULE = "must be an object (a YAML mapping under the key)";
@@ -361,9 +361,10 @@ export function validateLocation(field: string, value: unknown): string {
   return value;
 }
 
+/** lib/retention's rule, for config values, which may arrive as strings ("5"). */
 export function validateRetainVersions(field: string, value: unknown): number {
   const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-  if (!isWhole(n, 1, 40)) throw new InputError(field, value, RETAIN_VERSIONS_RULE);
+  if (!isWhole(n, 1, MAX_RETAIN_VERSIONS)) throw new InputError(field, value, RETAIN_VERSIONS_RULE);
   return n;
 }
 

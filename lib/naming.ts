@@ -17,12 +17,13 @@ export const ACCOUNT_NAME_RULE = "must be 3 to 24 lowercase letters and digits";
 export const POOL_NAME_RULE = "must be 1 to 64 letters, digits, '-' or '_'";
 export const APPLICATION_ID_RULE = "must be 1 to 64 letters, digits, '-' or '_'";
 export const APPLICATION_VERSION_RULE =
-  "must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)";
+  "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)";
 
 const RESOURCE_GROUP_RE = /^[\p{L}\p{N}\-_.()]{1,90}$/u;
 const ACCOUNT_RE = /^[a-z0-9]{3,24}$/;
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const VERSION_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+// The REST spec's pattern (BatchManagement.json): `^[a-zA-Z0-9_-][a-zA-Z0-9_.-]*$`, at most 64.
+const VERSION_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
 function check(field: string, value: unknown, ok: (v: string) => boolean, rule: string): string {
   if (typeof value !== "string" || !ok(value)) throw new InputError(field, value, rule);

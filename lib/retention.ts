@@ -37,6 +37,9 @@ export interface RetentionDecision {
   kept: { name: string; reason: "newest" | "default" | "referenced" | "current" | "pending" }[];
 }
 
+/** The one wording of the retention rule (config, component args and CLI flags share it). */
+export const RETAIN_VERSIONS_RULE = `must be a whole number from 1 to ${MAX_RETAIN_VERSIONS} (Batch allows ${MAX_RETAIN_VERSIONS} versions per application)`;
+
 /** Checks a retention count: a whole number from 1 to 40. */
 export function validateRetainVersions(field: string, value: unknown): number {
   if (
@@ -45,11 +48,7 @@ export function validateRetainVersions(field: string, value: unknown): number {
     value < 1 ||
     value > MAX_RETAIN_VERSIONS
   ) {
-    throw new InputError(
-      field,
-      value,
-      `must be a whole number from 1 to ${MAX_RETAIN_VERSIONS} (Batch allows ${MAX_RETAIN_VERSIONS} versions per application)`,
-    );
+    throw new InputError(field, value, RETAIN_VERSIONS_RULE);
   }
   return value;
 }

@@ -30,7 +30,7 @@ const RG_RULE =
 const ACCOUNT_RULE = "must be 3 to 24 lowercase letters and digits";
 const ID_RULE = "must be 1 to 64 letters, digits, '-' or '_'";
 const VERSION_RULE =
-  "must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)";
+  "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)";
 const SCALE_RULE =
   "only one of [dedicatedNodes, spotNodes] and [autoScaleFormula, autoScaleEvaluationInterval] can be specified: a pool has either a fixed scale or an autoscale formula";
 const INTERVAL_RULE = 'must be an ISO 8601 duration from PT5M to PT168H, e.g. "PT5M" or "PT1H"';
@@ -314,7 +314,7 @@ test.each<[string, Record<string, unknown>, string]>([
   [
     "retained versions as a word",
     { "hpc-batch:retainVersions": "five" },
-    'hpc-batch:retainVersions "five" is invalid: must be a whole number from 1 to 40 (Batch keeps at most 40 versions of an application)',
+    'hpc-batch:retainVersions "five" is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)',
   ],
   [
     "public network access as a boolean",

@@ -106,7 +106,7 @@ test.each([
     "a version with build metadata",
     () => ["--folder", app, "--version", "1.0.0+sha.abc"],
     () =>
-      `--version "1.0.0+sha.abc" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
+      `--version "1.0.0+sha.abc" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
   ],
   [
     "a bad application id",

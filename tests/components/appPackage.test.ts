@@ -143,7 +143,7 @@ describe("ApplicationPackage component (simulated engine)", () => {
     [
       "semver build metadata",
       { version: "6.1.0+b5" },
-      `ApplicationPackage(bad).version "6.1.0+b5" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
+      `ApplicationPackage(bad).version "6.1.0+b5" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
     ],
     [
       "retention above 40",

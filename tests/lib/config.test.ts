@@ -489,7 +489,7 @@ describe("invalid config: one error, the exact message", () => {
     [
       "a version with build metadata",
       { ...LOC, "hpc-batch:batchApplicationVersion": "1.0.0+5" },
-      `hpc-batch:batchApplicationVersion "1.0.0+5" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
+      `hpc-batch:batchApplicationVersion "1.0.0+5" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
     ],
     [
       "a blank display name",
@@ -504,17 +504,17 @@ describe("invalid config: one error, the exact message", () => {
     [
       "retainVersions 0",
       { ...LOC, "hpc-batch:retainVersions": "0" },
-      'hpc-batch:retainVersions "0" is invalid: must be a whole number from 1 to 40 (Batch keeps at most 40 versions of an application)',
+      'hpc-batch:retainVersions "0" is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)',
     ],
     [
       "retainVersions 41",
       { ...LOC, "hpc-batch:retainVersions": 41 },
-      "hpc-batch:retainVersions 41 is invalid: must be a whole number from 1 to 40 (Batch keeps at most 40 versions of an application)",
+      "hpc-batch:retainVersions 41 is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)",
     ],
     [
       "retainVersions as a word",
       { ...LOC, "hpc-batch:retainVersions": "five" },
-      'hpc-batch:retainVersions "five" is invalid: must be a whole number from 1 to 40 (Batch keeps at most 40 versions of an application)',
+      'hpc-batch:retainVersions "five" is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)',
     ],
   ])("%s", (_label, raw, message) => {
     const parse = () => parseStackConfig(raw);
@@ -558,7 +558,7 @@ describe("several invalid values", () => {
       `hpc-batch:pool.vmsize "big" is invalid: is not a known pool setting; known: ${POOL_KEYS}`,
       'hpc-batch:pool.dedicatedNodes "two" is invalid: must be a whole number, 0 or more',
       `hpc-batch:pool.autoScaleFormula "x = 1;" is invalid: ${SCALE}`,
-      "hpc-batch:retainVersions 0 is invalid: must be a whole number from 1 to 40 (Batch keeps at most 40 versions of an application)",
+      "hpc-batch:retainVersions 0 is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)",
     ]);
     expect(err.errors.map((e) => e.field)).toEqual([
       "hpc-batch:extra",

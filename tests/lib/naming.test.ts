@@ -17,7 +17,7 @@ const ACCOUNT = "must be 3 to 24 lowercase letters and digits";
 const RG = "must be 1 to 90 letters, digits, '-', '_', '.', '(' or ')', and must not end with '.'";
 const ID = "must be 1 to 64 letters, digits, '-' or '_'";
 const VERSION =
-  "must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)";
+  "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)";
 
 type Validator = (field: string, value: unknown) => string;
 
@@ -88,9 +88,10 @@ describe.each<[string, Validator, string, unknown[], [unknown, string][]]>([
     "application version",
     validateApplicationVersion,
     VERSION,
-    ["1.2.0", "1.2.0-rc.1", "2024_06_01", "v".repeat(64)],
+    ["1.2.0", "1.2.0-rc.1", "2024_06_01", "v".repeat(64), "_1.0", "-rc"],
     [
       ["1.2.0+build.5", VERSION],
+      [".1.0", VERSION],
       ["", VERSION],
       ["1 2", VERSION],
       ["v".repeat(65), VERSION],

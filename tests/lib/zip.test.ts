@@ -282,7 +282,7 @@ test.each([
   ],
   [
     { version: "1.0.0+build.1" },
-    `version "1.0.0+build.1" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
+    `version "1.0.0+build.1" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' ('+' is not allowed, so semver build metadata cannot be used as is)`,
   ],
   [{ compressionLevel: 0 }, "compressionLevel 0 is invalid: must be an integer from 1 to 9"],
 ])("refuses %j before writing anything", async (override, message) => {
