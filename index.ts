@@ -72,17 +72,26 @@ const batchAccount = new BatchAccount("batch", {
 // hands out storageUrls without a SAS. A person (User, the default) or a pipeline identity
 // (ServicePrincipal; its ABAC condition lets it grant itself this one role, see
 // components/pipelineIdentity.ts): Azure refuses a principalType that does not match.
-const deployerBlobAccess = new authorization.RoleAssignment("deployer-blob-data-contributor", {
-  roleAssignmentName: pulumi
-    .all([storage.accountId, client.objectId])
-    .apply(([scopeId, principal]) =>
-      roleAssignmentName(scopeId, principal, STORAGE_BLOB_DATA_CONTRIBUTOR),
-    ),
-  scope: storage.accountId,
-  principalId: client.objectId,
-  principalType: settings.deployerPrincipalType,
-  roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_CONTRIBUTOR}`,
-});
+const deployerBlobAccess = new authorization.RoleAssignment(
+  "deployer-blob-data-contributor",
+  {
+    roleAssignmentName: pulumi
+      .all([storage.accountId, client.objectId])
+      .apply(([scopeId, principal]) =>
+        roleAssignmentName(scopeId, principal, STORAGE_BLOB_DATA_CONTRIBUTOR),
+      ),
+    scope: storage.accountId,
+    principalId: client.objectId,
+    principalType: settings.deployerPrincipalType,
+    roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_CONTRIBUTOR}`,
+  },
+  {
+    // The assignment follows whoever runs `pulumi up`: when a person and the pipeline take turns,
+    // the previous one's grant is left in place rather than deleted (the pipeline identity may
+    // not delete a person's assignment, and the other runner still needs it).
+    retainOnDelete: true,
+  },
+);
 
 // The application package: stage the binaries (idempotent), pick the version (config, else the
 // conventional commits since the last app-v* tag), build the reproducible zip, then publish and

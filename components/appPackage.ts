@@ -129,7 +129,9 @@ export class ApplicationPackage extends pulumi.ComponentResource {
         retainVersions: args.retainVersions ?? DEFAULT_RETAIN_VERSIONS,
         armEndpoint: args.armEndpoint ?? DEFAULT_ARM_ENDPOINT,
       },
-      { parent: this },
+      // Children do not inherit dependsOn; the version's upload needs what the caller waits for
+      // (the deployer's blob role in index.ts) in the engine's graph too.
+      { parent: this, dependsOn: opts?.dependsOn },
     );
 
     this.applicationId = pulumi.output(args.applicationId);

@@ -30,7 +30,7 @@ export const DEFAULT_CONCURRENCY = 8;
  * How long a token upload waits out 403s before giving up: a role assignment made moments
  * earlier (the stack grants the deployer blob access on first deploy) can take minutes to apply.
  */
-export const DEFAULT_ACCESS_WAIT_MS = 5 * 60_000;
+export const DEFAULT_ACCESS_WAIT_MS = 10 * 60_000; // Azure RBAC: "up to 10 minutes" to apply
 
 export interface UploadProgress {
   /** Bytes sent in this run. */
@@ -65,7 +65,7 @@ export interface UploadOptions {
   concurrency?: number;
   retry?: UploadRetryOptions;
   onProgress?: (p: UploadProgress) => void;
-  /** Token uploads only: how long to retry 403s (RBAC propagation). Defaults to 5 minutes. */
+  /** Token uploads only: how long to retry 403s (RBAC propagation). Defaults to 10 minutes. */
   accessWaitMs?: number;
   /** Pause between those retries. Defaults to 15 s. */
   accessPollMs?: number;

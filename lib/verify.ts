@@ -216,20 +216,31 @@ export async function verifyDeployment(opts: VerifyOptions): Promise<VerifyRepor
       `${t.poolId} is steady with ${pool.currentDedicatedNodes} dedicated and ${pool.currentLowPriorityNodes} spot node(s)${errors}`,
     );
 
-    // 3. A usable node (idle or running, scheduling enabled).
-    if (pool.currentDedicatedNodes + pool.currentLowPriorityNodes === 0) {
-      check("usable node", false, `${t.poolId} has no nodes${errors}; rerun with --nodes 1`);
-      return;
+    // 3. A usable node (idle or running, scheduling enabled). An autoscale pool at 0 nodes (the
+    //    dev stack's, idle) grows only once tasks are pending: submit the smoke task first and
+    //    let the task's wait cover the scale-up (formula sample window, evaluation, node boot).
+    const empty = pool.currentDedicatedNodes + pool.currentLowPriorityNodes === 0;
+    if (empty && pool.enableAutoScale) {
+      check(
+        "usable node",
+        true,
+        `${t.poolId} autoscales from 0 nodes: the smoke task's pending task will scale it up`,
+      );
+    } else {
+      if (empty) {
+        check("usable node", false, `${t.poolId} has no nodes${errors}; rerun with --nodes 1`);
+        return;
+      }
+      const usable = (ns: NodeStatus[]) =>
+        ns.filter((n) => USABLE.has(n.state) && n.schedulingState === "enabled");
+      const nodes = await waitFor(
+        "a usable node",
+        () => batch.listNodes(t.poolId),
+        (ns) => usable(ns).length > 0 || !ns.some((n) => COMING.has(n.state)),
+        summarizeNodes,
+      );
+      if (!check("usable node", usable(nodes).length > 0, summarizeNodes(nodes))) return;
     }
-    const usable = (ns: NodeStatus[]) =>
-      ns.filter((n) => USABLE.has(n.state) && n.schedulingState === "enabled");
-    const nodes = await waitFor(
-      "a usable node",
-      () => batch.listNodes(t.poolId),
-      (ns) => usable(ns).length > 0 || !ns.some((n) => COMING.has(n.state)),
-      summarizeNodes,
-    );
-    if (!check("usable node", usable(nodes).length > 0, summarizeNodes(nodes))) return;
 
     // 4. The smoke job: open while the task is added, then set to end with its tasks.
     const task: SmokeTask = smokeTask({ applicationId: t.applicationId, version: t.version });

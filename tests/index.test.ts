@@ -298,6 +298,7 @@ test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the accoun
 test("the deployer may write the package's blobs: Storage Blob Data Contributor on the one account", () => {
   const grant = find("azure-native:authorization:RoleAssignment", "deployer-blob-data-contributor");
   expect(grant.parent).toBeUndefined();
+  expect(grant.options.retainOnDelete).toBe(true);
   expect(grant.inputs).toEqual({
     roleAssignmentName: "e465f4dd-e022-5a19-adef-38b02efb2441", // Python uuid5, as above
     scope: STORAGE_ID,
@@ -330,10 +331,22 @@ test("application package: the staged folder, zipped, published as the computed 
     retainVersions: 5,
     armEndpoint: "https://management.azure.com",
   });
-  const component = find("hpc-batch:batch:ApplicationPackage", "app-package");
-  expect(component.options.dependsOn).toEqual([
-    find("azure-native:authorization:RoleAssignment", "deployer-blob-data-contributor").urn,
+  const grantUrn = find(
+    "azure-native:authorization:RoleAssignment",
+    "deployer-blob-data-contributor",
+  ).urn;
+  expect(find("hpc-batch:batch:ApplicationPackage", "app-package").options.dependsOn).toEqual([
+    grantUrn,
   ]);
+  // The version itself waits for the grant too (children do not inherit dependsOn), besides
+  // what its inputs come from.
+  expect([...pkg.options.dependsOn].sort()).toEqual(
+    [
+      grantUrn,
+      find("azure-native:resources:ResourceGroup", "resource-group").urn,
+      find("azure-native:batch:BatchAccount", "batch").urn,
+    ].sort(),
+  );
 });
 
 test("stack outputs: names, ids and endpoints, and no key or SAS", async () => {

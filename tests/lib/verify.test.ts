@@ -319,6 +319,31 @@ test("a pool without nodes fails with a hint, submits no job", async () => {
   });
 });
 
+test("an autoscale pool at 0 nodes gets the smoke task first; its pending task scales the pool", async () => {
+  const { report, standIn } = await run({
+    pool: { enableAutoScale: true, targetDedicatedNodes: 0, nodes: [] },
+  });
+  expect(standIn.violations).toEqual([]);
+  const batchCalls = standIn.calls().filter((c) => !c.includes("/providers/Microsoft.Batch"));
+  expect(batchCalls).toEqual([
+    "GET /pools/ffmpeg-pool",
+    "POST /jobs",
+    "POST /jobs/hpc-batch-verify-test/tasks",
+    "PATCH /jobs/hpc-batch-verify-test",
+    "GET /jobs/hpc-batch-verify-test/tasks/smoke",
+    "GET /jobs/hpc-batch-verify-test/tasks/smoke",
+    "GET /jobs/hpc-batch-verify-test/tasks/smoke",
+    "GET /jobs/hpc-batch-verify-test/tasks/smoke/files/stdout.txt",
+    "DELETE /jobs/hpc-batch-verify-test",
+  ]);
+  expect(report.ok).toBe(true);
+  expect(report.checks.find((c) => c.name === "usable node")).toEqual({
+    name: "usable node",
+    ok: true,
+    detail: "ffmpeg-pool autoscales from 0 nodes: the smoke task's pending task will scale it up",
+  });
+});
+
 test("unusable nodes fail the node check", async () => {
   const { report } = await run({
     pool: { targetDedicatedNodes: 2, nodes: ["unusable", "starttaskfailed"] },

@@ -35,7 +35,7 @@ interface Job {
 }
 interface Stage {
   stage: string;
-  dependsOn?: string;
+  dependsOn?: string | string[];
   condition?: string;
   lockBehavior?: string;
   variables?: Variable[];
@@ -74,12 +74,13 @@ test("stages Build -> Dev -> Prod; deploys only from main, never for a pull requ
   expect(pipeline.stages.map((s) => [s.stage, s.dependsOn])).toEqual([
     ["Build", undefined],
     ["Dev", "Build"],
-    ["Prod", "Dev"],
+    // Build too: stageDependencies reaches direct dependencies only (the artifact's outputs).
+    ["Prod", ["Build", "Dev"]],
   ]);
   expect(stage("Dev").condition).toBe(
     "and(succeeded(), ne(variables['Build.Reason'], 'PullRequest'), eq(variables['Build.SourceBranch'], 'refs/heads/main'))",
   );
-  expect(stage("Prod").condition).toBe("succeeded()");
+  expect(stage("Prod").condition).toBe("and(succeeded('Build'), succeeded('Dev'))");
   expect(stage("Dev").lockBehavior).toBe("sequential");
   expect(stage("Prod").lockBehavior).toBe("sequential");
 });
@@ -235,4 +236,20 @@ test("names no secret: only the service connection, variable groups and an optio
     { name: "pulumiConfigPassphrase", value: "" },
     { group: "hpc-batch" },
   ]);
+});
+
+test("a stage reads stageDependencies only of stages it depends on directly", () => {
+  // Azure Pipelines resolves stageDependencies.<stage> for direct dependencies only; anything
+  // else is an empty string at run time (the tested artifact's sha256 would be lost).
+  const reads = pipeline.stages.map((s) => {
+    const used = [...JSON.stringify(s).matchAll(/stageDependencies\.(\w+)\./g)].map((m) => m[1]);
+    const direct = s.dependsOn === undefined ? [] : ([] as string[]).concat(s.dependsOn);
+    return [s.stage, [...new Set(used)].filter((u) => !direct.includes(u))];
+  });
+  expect(reads).toEqual([
+    ["Build", []],
+    ["Dev", []],
+    ["Prod", []],
+  ]);
+  expect(JSON.stringify(stage("Prod"))).toContain("stageDependencies.Build.Build.outputs");
 });
