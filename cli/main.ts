@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { InputError } from "../lib/errors";
+import { redactSecrets } from "../lib/secretScan";
 import * as localRun from "./commands/localRun";
 import * as pkg from "./commands/package";
 import * as plan from "./commands/plan";
@@ -43,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
     }
     const cmd = program.args[0] ? ` ${program.args[0]}` : "";
-    process.stderr.write(`hpc-batch${cmd}: ${(err as Error).message}\n`);
+    // Any message, not only bad input: an SDK error may quote a SAS URL or a token.
+    process.stderr.write(`hpc-batch${cmd}: ${redactSecrets((err as Error).message)}\n`);
     return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_FAILED;
   }
 }

@@ -3,7 +3,7 @@
  * version (azure-native cannot upload nor activate a package). Its logic is plain functions that
  * tests call directly; `applicationPackageProvider` only wires them into Pulumi's interface.
  *
- * - State keeps the zip's sha256 and size, never the zip (nor its path).
+ * - State keeps the zip's sha256 and size, never the zip (its path is an input the diff ignores).
  * - diff: unchanged -> no changes (Pulumi calls nothing); the same version with another sha256 ->
  *   fails with the "bump the version" message, already in preview; another version (or account,
  *   application...) -> replacement: Pulumi creates the new version beside the old one.

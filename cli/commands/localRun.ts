@@ -11,6 +11,7 @@ import { CONFIG_DEFAULTS } from "../../lib/config";
 import { InputError } from "../../lib/errors";
 import { runOnLocalNode, type LocalRunResult } from "../../lib/localNode";
 import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
+import { stageFolder } from "../../lib/stage";
 import { resolveApplicationVersion } from "../../lib/version";
 import { buildPackage } from "../../lib/zip";
 import { inspectZip } from "../../lib/zipInspect";
@@ -95,8 +96,8 @@ export function register(program: Command, ctx: CommandContext): void {
       "package version (default: computed as `hpc-batch package` does; for --zip, from its file name)",
     )
     .option(
-      "--default",
-      "treat the version as the application's default (sets AZ_BATCH_APP_PACKAGE_<id>)",
+      "--no-default",
+      "do not treat the version as the application's default (by default it is, as on a deployed stack: AZ_BATCH_APP_PACKAGE_<id> is set)",
     )
     .option("--keep", "keep the node folder and print where it is")
     .option("--json", "print the result as JSON")
@@ -122,6 +123,9 @@ export function register(program: Command, ctx: CommandContext): void {
       const version = await localRunVersion({ ...o, folder, applicationId });
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-local-run-"));
       try {
+        // From a folder: staged first (idempotent), as `plan` and the stack do, so a fresh clone
+        // runs the real ffmpeg rather than failing on a missing binary.
+        if (o.zip === undefined) await stageFolder({ folder });
         const zipPath =
           o.zip ??
           (
@@ -135,7 +139,7 @@ export function register(program: Command, ctx: CommandContext): void {
         const result = await runOnLocalNode({
           zipPath,
           pkg: { applicationId, version },
-          isDefaultVersion: o.default === true,
+          isDefaultVersion: o.default !== false,
           keep: o.keep === true,
         });
         if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -228,3 +228,70 @@ test("secret config renders as [secret]; neither its ciphertext nor the stand-in
     expect(text).not.toContain("plan-stand-in-secret-value");
   }
 }, 60_000);
+
+describe("policies", () => {
+  test("a mandatory violation exits 1 with the policy's message; both files are still written", async () => {
+    const out = path.join(tmp, "bigpool");
+    const res = await plan(["--project", fixture, "--stack", "bigpool", "--out-dir", out]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe("hpc-batch plan: 1 mandatory policy violation(s)\n");
+    expect(res.stdout).toContain(
+      '  [mandatory] pool-max-nodes: pool "pool": fixedScale asks for 70 nodes (60 dedicated + 10 Spot), more than the cap of 50 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config. (urn:pulumi:bigpool::hpc-batch::hpc-batch:batch:BatchPool$azure-native:batch:Pool::pool)\n',
+    );
+    const doc = JSON.parse(read(out, "plan.json"));
+    expect(
+      doc.policies.violations.map((v: { policy: string; level: string }) => [v.policy, v.level]),
+    ).toEqual([["pool-max-nodes", "mandatory"]]);
+    expect(read(out, "plan.md")).toContain("pool-max-nodes");
+  }, 60_000);
+
+  test("--policy-config carries a deliberate exception, as pulumi up --policy-pack-config does", async () => {
+    const file = path.join(tmp, "policy-config.json");
+    fs.writeFileSync(file, JSON.stringify({ "pool-max-nodes": { maxNodes: 100 } }));
+    const out = path.join(tmp, "bigpool-allowed");
+    const res = await plan([
+      "--project",
+      fixture,
+      "--stack",
+      "bigpool",
+      "--out-dir",
+      out,
+      "--policy-config",
+      file,
+    ]);
+    // (Node may warn here about exit listeners: every in-process plan loads a fresh Pulumi.)
+    expect(res.stderr).not.toContain("hpc-batch plan:");
+    expect(res.code).toBe(0);
+    expect(JSON.parse(read(out, "plan.json")).policies).toEqual({ ran: true, violations: [] });
+  }, 60_000);
+
+  test("an unreadable --policy-config exits 2 before anything is written", async () => {
+    const out = path.join(tmp, "bad-policy-config");
+    const res = await plan([
+      "--project",
+      fixture,
+      "--stack",
+      "bigpool",
+      "--out-dir",
+      out,
+      "--policy-config",
+      path.join(tmp, "missing.json"),
+    ]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(
+      /^hpc-batch plan: --policy-config ".+missing\.json" is invalid: must be a readable JSON file in the format of pulumi's --policy-pack-config \(ENOENT: no such file or directory, open '.+missing\.json'\)\n$/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+test("an error that is not bad input still never prints a SAS", async () => {
+  // --out-dir under a file: writing fails with an error quoting the path, which holds a SAS.
+  const blocker = path.join(tmp, "blocker");
+  fs.writeFileSync(blocker, "");
+  const sasPath = path.join(blocker, "x?sv=2022-11-02&se=2030-01-01&sp=r&sig=c2lnbmF0dXJl");
+  const res = await plan(["--project", fixture, "--stack", "secrets", "--out-dir", sasPath]);
+  expect(res.code).toBe(1);
+  expect(res.stderr).toContain(`${blocker}/x?[redacted shared access signature]`);
+  expect(res.stderr).not.toContain("c2lnbmF0dXJl");
+}, 60_000);

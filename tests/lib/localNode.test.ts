@@ -187,7 +187,7 @@ test("a task over its time limit is killed", async () => {
 });
 
 test("hpc-batch local-run --zip runs the package and exits 0; version from the file name", async () => {
-  const res = await runCli(["local-run", "--zip", zipPath, "--default"]);
+  const res = await runCli(["local-run", "--zip", zipPath]);
   expect(res.stderr).toBe("");
   expect(res.code).toBe(0);
   const lines = res.stdout.split("\n");
@@ -201,6 +201,22 @@ test("hpc-batch local-run --zip runs the package and exits 0; version from the f
   expect(lines[5]).toBe("stdout.txt:");
   expect(lines[7]).toMatch(/^ {2}smoke: ok \d+ bytes in smoke-output\.mp4$/);
   expect(lines.at(-2)).toBe("node folder removed (use --keep to inspect the task's files)");
+}, 60_000);
+
+test("the version is the default unless --no-default, as on a deployed stack", async () => {
+  const asDefault = JSON.parse((await runCli(["local-run", "--zip", zipPath, "--json"])).stdout);
+  const notDefault = JSON.parse(
+    (await runCli(["local-run", "--zip", zipPath, "--json", "--no-default"])).stdout,
+  );
+  const appVars = (env: Record<string, string>) =>
+    Object.keys(env)
+      .filter((k) => k.toUpperCase().startsWith("AZ_BATCH_APP_PACKAGE_"))
+      .sort();
+  expect(appVars(asDefault.env)).toEqual([
+    "AZ_BATCH_APP_PACKAGE_ffmpeg",
+    "AZ_BATCH_APP_PACKAGE_ffmpeg_1_2_0",
+  ]);
+  expect(appVars(notDefault.env)).toEqual(["AZ_BATCH_APP_PACKAGE_ffmpeg_1_2_0"]);
 }, 60_000);
 
 test("hpc-batch local-run exits 1 with the task's stderr when the task fails", async () => {
