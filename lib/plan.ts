@@ -195,7 +195,11 @@ async function evaluateProgram(
   process.chdir(root);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const programExports = require(program) as Record<string, unknown>;
+    const loaded = require(program) as unknown;
+    // An async program (`export = async () => outputs`, as index.ts) is run as Pulumi runs it.
+    const programExports = (
+      typeof loaded === "function" ? await (loaded as () => Promise<unknown>)() : loaded
+    ) as Record<string, unknown>;
     await sim.settle();
     for (const [k, v] of Object.entries(programExports)) {
       if (typeof v !== "function") outputs[k] = await resolveExport(v);

@@ -112,7 +112,10 @@ const typeOf = (urn?: string) => sim.registrations.find((r) => r.urn === urn)?.t
 beforeAll(async () => {
   // The version rule itself is tested in tests/lib/version.test.ts; here it must be the one used.
   version = (await resolveApplicationVersion({ folder: "hpc-application" })).version;
-  stack = await import("../index");
+  // An async program: Pulumi calls it and takes its result as the stack outputs.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require("../index") as () => Promise<Record<string, unknown>>;
+  stack = await program();
   await sim.settle();
 }, 120_000);
 

@@ -26,7 +26,8 @@ const sim = simulate({
 
 test("the dev stack registers the resources the pack checks and violates no policy", async () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require("../../index");
+  const program = require("../../index") as () => Promise<unknown>;
+  await program(); // an async program, as Pulumi runs it
   await sim.settle();
   for (const type of [
     "azure-native:resources:ResourceGroup",

@@ -64,8 +64,9 @@ export async function simulateDevStack(opts: DevStackOptions = {}): Promise<DevS
       call: (inv) => standIns.call(inv),
       serializeDynamicProviders: serialize,
     });
-    const program = require("../../index") as Record<string, unknown>;
+    const runProgram = require("../../index") as () => Promise<Record<string, unknown>>;
     /* eslint-enable @typescript-eslint/no-require-imports */
+    const program = await runProgram(); // an async program, as Pulumi runs it
     await sim.settle();
     const outputs: Record<string, StackOutput> = {};
     for (const [name, v] of Object.entries(program)) {
