@@ -128,6 +128,7 @@ export class ApplicationPackage extends pulumi.ComponentResource {
         setDefault: args.setDefault ?? true,
         retainVersions: args.retainVersions ?? DEFAULT_RETAIN_VERSIONS,
         armEndpoint: args.armEndpoint ?? DEFAULT_ARM_ENDPOINT,
+        allowUpdates: false,
       },
       // Children do not inherit dependsOn; the version's upload needs what the caller waits for
       // (the deployer's blob role in index.ts) in the engine's graph too.

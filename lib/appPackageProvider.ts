@@ -41,6 +41,11 @@ export interface PackageVersionInputs {
   setDefault: boolean;
   retainVersions: number;
   armEndpoint: string;
+  /**
+   * Always false: the application is created with `allowUpdates: false`. An input so the state
+   * and the policy pack (application-no-updates) see it.
+   */
+  allowUpdates: false;
 }
 
 /** What the state keeps. */
@@ -98,6 +103,9 @@ export function checkPackageVersionInputs(
   }
   if (typeof news.packagePath !== "string" || news.packagePath === "") {
     fail("packagePath", "must be the path of the zip (PackageInfo.path)");
+  }
+  if (news.allowUpdates !== false) {
+    fail("allowUpdates", "must be false: a published package version never changes content");
   }
   if (
     typeof news.retainVersions !== "number" ||

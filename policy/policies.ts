@@ -66,6 +66,8 @@ export const TYPES = {
   application: "azure-native:batch:Application",
   /** Every dynamic resource has this token; the application package one carries `allowUpdates`. */
   dynamic: "pulumi-nodejs:dynamic:Resource",
+  /** hpc-batch's own package version (components/appPackage.ts), a dynamic resource. */
+  packageVersion: "pulumi-nodejs:dynamic/batch:ApplicationPackageVersion",
 } as const;
 
 /** How messages name each kind of resource. */
@@ -79,6 +81,7 @@ const KINDS: Record<string, string> = {
   [TYPES.pool]: "pool",
   [TYPES.application]: "application",
   [TYPES.dynamic]: "application package",
+  [TYPES.packageVersion]: "application package version",
 };
 
 /**
@@ -347,9 +350,9 @@ const applicationNoUpdates: HpcPolicy = {
   name: "application-no-updates",
   description: "Published application package versions are immutable (allowUpdates: false).",
   enforcementLevel: "mandatory",
-  resourceTypes: [TYPES.application, TYPES.dynamic],
+  resourceTypes: [TYPES.application, TYPES.dynamic, TYPES.packageVersion],
   check: (r) => {
-    // Among dynamic resources only the one that manages an application carries allowUpdates.
+    // Among other dynamic resources only one that manages an application carries allowUpdates.
     if (baseType(r.type) === TYPES.dynamic && !("allowUpdates" in r.props)) return [];
     // Unset means true for Batch, so it must be written out.
     return mustEqual(

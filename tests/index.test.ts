@@ -333,6 +333,7 @@ test("application package: the staged folder, zipped, published as the computed 
     setDefault: true,
     retainVersions: 5,
     armEndpoint: "https://management.azure.com",
+    allowUpdates: false,
   });
   const grantUrn = find(
     "azure-native:authorization:RoleAssignment",

@@ -78,6 +78,7 @@ describe("ApplicationPackage component (simulated engine)", () => {
       setDefault: true,
       retainVersions: 5,
       armEndpoint: "https://management.azure.com",
+      allowUpdates: false,
     });
     // The serialized provider: its whole closure as module text, packages as require calls.
     expect(typeof __provider).toBe("string");
@@ -131,6 +132,7 @@ describe("ApplicationPackage component (simulated engine)", () => {
       setDefault: false,
       retainVersions: 12,
       armEndpoint: "https://management.usgovcloudapi.net",
+      allowUpdates: false,
     });
   }, 60_000);
 
@@ -187,6 +189,7 @@ describe("provider logic (plain functions)", () => {
     setDefault: true,
     retainVersions: 5,
     armEndpoint: "https://management.azure.com",
+    allowUpdates: false,
   };
   const { subscriptionId, resourceGroupName, accountName, applicationId, displayName } = inputs;
   const olds: PackageVersionOutputs = {
@@ -201,6 +204,7 @@ describe("provider logic (plain functions)", () => {
     setDefault: inputs.setDefault,
     retainVersions: inputs.retainVersions,
     armEndpoint: inputs.armEndpoint,
+    allowUpdates: false,
     state: "Active",
     applicationResourceId: APP_ID,
     packageReference: { id: APP_ID, version: "1.0.0" },
@@ -341,6 +345,7 @@ describe("provider against Azurite and the ARM stand-in", () => {
     setDefault: true,
     retainVersions: 5,
     armEndpoint: arm.url,
+    allowUpdates: false,
   });
 
   beforeAll(async () => {
@@ -385,6 +390,7 @@ describe("provider against Azurite and the ARM stand-in", () => {
         setDefault: true,
         retainVersions: 5,
         armEndpoint: arm.url,
+        allowUpdates: false,
         state: "Active",
         applicationResourceId: APP_ID,
         packageReference: { id: APP_ID, version: "1.0.0" },

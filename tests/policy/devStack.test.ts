@@ -67,3 +67,23 @@ test("the checks did see the dev stack: a required tag it lacks is reported on e
     ],
   );
 });
+
+test("application-no-updates checks the stack's own package version resource", () => {
+  const pkg = sim.find(
+    "pulumi-nodejs:dynamic/batch:ApplicationPackageVersion",
+    "app-package-version",
+  );
+  expect(pkg.inputs.allowUpdates).toBe(false);
+  const mutated = sim.registrations.map((r) =>
+    r === pkg ? { ...r, inputs: { ...r.inputs, allowUpdates: true } } : r,
+  );
+  expect(evaluatePolicies(mutated, { stack: "dev" }).violations).toEqual([
+    {
+      policy: "application-no-updates",
+      level: "mandatory",
+      urn: pkg.urn,
+      message:
+        'application package version "app-package-version": allowUpdates is true; set allowUpdates: false so a published package version can never be overwritten in place.',
+    },
+  ]);
+});

@@ -83,6 +83,12 @@ const COMPLIANT: Record<Kind, Props> = {
     version: "1.2.0",
     allowUpdates: false,
   },
+  packageVersion: {
+    __provider: "exports.handler = ...",
+    applicationId: "ffmpeg",
+    version: "1.2.0",
+    allowUpdates: false,
+  },
 };
 
 const NAMES: Record<Kind, string> = {
@@ -95,6 +101,7 @@ const NAMES: Record<Kind, string> = {
   pool: "hpc",
   application: "ffmpeg",
   dynamic: "ffmpeg-1.2.0",
+  packageVersion: "app-package-version",
 };
 
 interface CheckOptions {
@@ -414,6 +421,24 @@ const MUTATIONS: Mutation[] = [
     change: (p) => (p.allowUpdates = true),
     expected: [
       'application package "ffmpeg-1.2.0": allowUpdates is true; set allowUpdates: false so a published package version can never be overwritten in place.',
+    ],
+  },
+  {
+    policy: "application-no-updates",
+    what: "hpc-batch's own package version resource",
+    kind: "packageVersion",
+    change: (p) => (p.allowUpdates = true),
+    expected: [
+      'application package version "app-package-version": allowUpdates is true; set allowUpdates: false so a published package version can never be overwritten in place.',
+    ],
+  },
+  {
+    policy: "application-no-updates",
+    what: "hpc-batch's own package version resource without allowUpdates",
+    kind: "packageVersion",
+    change: (p) => delete p.allowUpdates,
+    expected: [
+      'application package version "app-package-version": allowUpdates is (unset); set allowUpdates: false so a published package version can never be overwritten in place.',
     ],
   },
   {
