@@ -1,6 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as batch from "@pulumi/azure-native/batch";
-import { checkKnown, checkPoolSpec, isKnownValue, throwIfAny } from "../lib/config";
+import {
+  checkKnown,
+  checkPoolSpec,
+  DEFAULT_NODE_AGENT_SKU_ID,
+  isKnownValue,
+  throwIfAny,
+} from "../lib/config";
 import { InputError } from "../lib/errors";
 import { validatePoolName } from "../lib/naming";
 
@@ -11,8 +17,8 @@ export const DEFAULT_POOL_IMAGE = {
   sku: "server",
   version: "latest",
 } as const;
-/** The node agent matching DEFAULT_POOL_IMAGE. */
-export const DEFAULT_NODE_AGENT_SKU_ID = "batch.node.ubuntu 24.04";
+/** The node agent matching DEFAULT_POOL_IMAGE (one constant, lib/config checks against it). */
+export { DEFAULT_NODE_AGENT_SKU_ID };
 export const DEFAULT_VM_SIZE = "Standard_D2s_v5";
 /** Batch's own default evaluation interval, made explicit. */
 export const DEFAULT_AUTOSCALE_EVALUATION_INTERVAL = "PT15M";

@@ -179,6 +179,25 @@ export function validateCustomImageId(field: string, value: unknown): string {
   return value;
 }
 
+/** The node agent a pool gets when config names none (the BatchPool component's default). */
+export const DEFAULT_NODE_AGENT_SKU_ID = "batch.node.ubuntu 24.04";
+
+/**
+ * The Ubuntu release of a Canonical marketplace image ("24.04"), or undefined when the image is
+ * not one hpc-batch can tell: `ubuntu-24_04-lts` / `ubuntu-22_04-lts` style offers and the older
+ * `0001-com-ubuntu-server-jammy` naming.
+ */
+export function ubuntuReleaseOf(image: Record<string, unknown>): string | undefined {
+  const lower = (k: string) =>
+    (typeof image[k] === "string" ? (image[k] as string) : "").toLowerCase();
+  if (lower("publisher") !== "canonical") return undefined;
+  const m = /^ubuntu-(\d\d)_(\d\d)-lts/.exec(lower("offer"));
+  if (m) return `${m[1]}.${m[2]}`;
+  if (/jammy/.test(lower("offer"))) return "22.04";
+  if (/noble/.test(lower("offer"))) return "24.04";
+  return undefined;
+}
+
 /** True for Canonical's Ubuntu 18.04 (bionic) and 20.04 (focal) marketplace images. */
 function isRetiredImage(image: Record<string, unknown>): boolean {
   const lower = (k: string) =>
@@ -309,6 +328,25 @@ export function checkPoolSpec(
         INTERVAL_NEEDS_FORMULA_RULE,
       ),
     );
+  // Batch refuses a pool whose node agent does not fit its image; say so before deploying.
+  if (known(spec.image) && typeof spec.image === "object" && spec.image !== null) {
+    const release = ubuntuReleaseOf(spec.image as Record<string, unknown>);
+    const agent =
+      spec.nodeAgentSkuId === undefined ? DEFAULT_NODE_AGENT_SKU_ID : spec.nodeAgentSkuId;
+    if (release !== undefined && isKnown(agent) && typeof agent === "string") {
+      const wanted = `batch.node.ubuntu ${release}`;
+      if (agent.trim().replace(/\s+/g, " ").toLowerCase() !== wanted) {
+        const which = spec.nodeAgentSkuId === undefined ? `the default "${agent}"` : `"${agent}"`;
+        errors.push(
+          new InputError(
+            field("nodeAgentSkuId"),
+            spec.nodeAgentSkuId,
+            `must match the image: Ubuntu ${release} runs with node agent "${wanted}", not ${which}`,
+          ),
+        );
+      }
+    }
+  }
   if (spec.image !== undefined && spec.customImageId !== undefined)
     errors.push(
       new InputError(field("customImageId"), shown(spec.customImageId), IMAGE_EXCLUSIVE_RULE),

@@ -207,6 +207,35 @@ test.each<[string, Record<string, unknown>, string]>([
     `hpc-batch:pool.image {"publisher":"Canonical","offer":"UbuntuServer","sku":"18.04-LTS","version":"latest"} is invalid: ${RETIRED_IMAGE_RULE}`,
   ],
   [
+    "an Ubuntu 22.04 image with the default (24.04) node agent",
+    {
+      "hpc-batch:pool": {
+        image: {
+          publisher: "canonical",
+          offer: "ubuntu-22_04-lts",
+          sku: "server",
+          version: "latest",
+        },
+      },
+    },
+    'hpc-batch:pool.nodeAgentSkuId (unset) is invalid: must match the image: Ubuntu 22.04 runs with node agent "batch.node.ubuntu 22.04", not the default "batch.node.ubuntu 24.04"',
+  ],
+  [
+    "a jammy image with the 24.04 node agent",
+    {
+      "hpc-batch:pool": {
+        image: {
+          publisher: "canonical",
+          offer: "0001-com-ubuntu-server-jammy",
+          sku: "22_04-lts",
+          version: "latest",
+        },
+        nodeAgentSkuId: "batch.node.ubuntu 24.04",
+      },
+    },
+    'hpc-batch:pool.nodeAgentSkuId "batch.node.ubuntu 24.04" is invalid: must match the image: Ubuntu 22.04 runs with node agent "batch.node.ubuntu 22.04", not "batch.node.ubuntu 24.04"',
+  ],
+  [
     "image and gallery image together",
     {
       "hpc-batch:pool": {

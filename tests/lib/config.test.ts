@@ -661,3 +661,11 @@ describe("helpers", () => {
     },
   );
 });
+
+test("an Ubuntu 22.04 image with its own node agent is accepted (until Batch retires it)", () => {
+  const pool = {
+    image: { publisher: "canonical", offer: "ubuntu-22_04-lts", sku: "server", version: "latest" },
+    nodeAgentSkuId: "batch.node.ubuntu 22.04",
+  };
+  expect(parseStackConfig({ ...LOC, "hpc-batch:pool": pool }).pool).toEqual(pool);
+});
