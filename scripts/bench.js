@@ -15,50 +15,21 @@ const { execFileSync, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { makeTestTls } = require("./tls");
 
 const root = path.join(__dirname, "..");
 
 if (!process.env.HPC_BATCH_BENCH_CHILD) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-bench-tls-"));
-  const key = path.join(dir, "key.pem");
-  const cert = path.join(dir, "cert.pem");
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-      ],
-      { stdio: "pipe" },
-    );
-  } catch (err) {
-    console.error(`scripts/bench.js: openssl could not make the certificate: ${err.message}`);
-    process.exit(2);
-  }
+  const tls = makeTestTls("scripts/bench.js");
   const res = spawnSync(process.execPath, [__filename, ...process.argv.slice(2)], {
     stdio: "inherit",
     env: {
       ...process.env,
       HPC_BATCH_BENCH_CHILD: "1",
-      NODE_EXTRA_CA_CERTS: cert,
-      HPC_BATCH_TEST_TLS_KEY: key,
-      HPC_BATCH_TEST_TLS_CERT: cert,
+      ...tls.env,
     },
   });
-  fs.rmSync(dir, { recursive: true, force: true });
+  tls.remove();
   process.exit(res.status === null ? 1 : res.status);
 }
 
