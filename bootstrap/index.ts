@@ -18,6 +18,7 @@ import {
   PipelineIdentity,
   type AzureDevOpsConnection,
 } from "../components/pipelineIdentity";
+import { validatePrincipalType } from "../lib/config";
 import { InputError } from "../lib/errors";
 import { roleAssignmentName } from "../lib/naming";
 
@@ -65,6 +66,12 @@ const azureDevOpsConnections =
   config.getObject<Record<string, AzureDevOpsConnection>>("azureDevOpsConnections");
 const targetScopes = config.getObject<Record<string, string>>("targetScopes");
 const administrators = config.getObject<string[]>("administrators");
+// Azure refuses a role assignment whose principalType does not match the principal, and
+// azure-native defaults it to "User": say which kind the administrators are.
+const administratorsType = validatePrincipalType(
+  `${ns}:administratorsPrincipalType`,
+  config.get("administratorsPrincipalType") ?? "User",
+);
 const protectState = config.getBoolean("protectState") ?? true;
 const tags = { "hpc-batch": "ops", ...(config.getObject<Record<string, string>>("tags") ?? {}) };
 
@@ -195,6 +202,7 @@ for (const [label, principalId] of adminPrincipals) {
           .apply(([s, p]) => roleAssignmentName(s, p, role)),
         scope,
         principalId,
+        principalType: administratorsType,
         roleDefinitionId,
         description: `hpc-batch administrator: Pulumi ${what}`,
       }),

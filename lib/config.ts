@@ -361,8 +361,8 @@ export function checkPoolSpec(
 export type PublicNetworkAccess = "Enabled" | "Disabled";
 export const PUBLIC_NETWORK_ACCESS_RULE = 'must be "Enabled" or "Disabled"';
 export type DeployerPrincipalType = "User" | "Group" | "ServicePrincipal";
-export const DEPLOYER_PRINCIPAL_TYPE_RULE =
-  'must be "User", "Group" or "ServicePrincipal": the kind of identity that runs pulumi up (Azure refuses a role assignment whose principal type does not match)';
+export const PRINCIPAL_TYPE_RULE =
+  'must be "User", "Group" or "ServicePrincipal", the kind of the principal (Azure refuses a role assignment whose principal type does not match)';
 export const LOCATION_RULE =
   'must be set to an Azure region name such as "westeurope" (lowercase letters and digits)';
 export const DISPLAY_NAME_RULE = "must be a display name of 1 to 1024 characters";
@@ -384,12 +384,10 @@ export function validatePublicNetworkAccess(field: string, value: unknown): Publ
   return value;
 }
 
-export function validateDeployerPrincipalType(
-  field: string,
-  value: unknown,
-): DeployerPrincipalType {
+/** The principalType of a role assignment; azure-native's default ("User") is not always right. */
+export function validatePrincipalType(field: string, value: unknown): DeployerPrincipalType {
   if (value !== "User" && value !== "Group" && value !== "ServicePrincipal")
-    throw new InputError(field, value, DEPLOYER_PRINCIPAL_TYPE_RULE);
+    throw new InputError(field, value, PRINCIPAL_TYPE_RULE);
   return value;
 }
 
@@ -605,7 +603,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
     validatePublicNetworkAccess(key("publicNetworkAccess"), get("publicNetworkAccess")),
   );
   const deployerPrincipalType = collect(errors, () =>
-    validateDeployerPrincipalType(key("deployerPrincipalType"), get("deployerPrincipalType")),
+    validatePrincipalType(key("deployerPrincipalType"), get("deployerPrincipalType")),
   );
   const applicationId = collect(errors, () =>
     validateApplicationId(key("batchApplicationId"), get("batchApplicationId")),

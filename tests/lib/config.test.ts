@@ -474,7 +474,7 @@ describe("invalid config: one error, the exact message", () => {
     [
       "a deployer principal type Azure does not know",
       { ...LOC, "hpc-batch:deployerPrincipalType": "Application" },
-      'hpc-batch:deployerPrincipalType "Application" is invalid: must be "User", "Group" or "ServicePrincipal": the kind of identity that runs pulumi up (Azure refuses a role assignment whose principal type does not match)',
+      'hpc-batch:deployerPrincipalType "Application" is invalid: must be "User", "Group" or "ServicePrincipal", the kind of the principal (Azure refuses a role assignment whose principal type does not match)',
     ],
     [
       "an application id with a dot",

@@ -195,6 +195,7 @@ test("the deploy identity trusts dev, prod and Azure DevOps; the preview one pul
 test("the administrator running it may use the state and the key by hand", () => {
   const admin = sim.find("azure-native:authorization:RoleAssignment", "admin-state-self").inputs;
   expect(admin.principalId).toBe(ADMIN);
+  expect(admin.principalType).toBe("User"); // said explicitly: Azure refuses a mismatch
   expect(admin.scope).toBe(CONTAINER_ID);
   expect(admin.roleDefinitionId).toBe(
     `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe`,
