@@ -161,24 +161,51 @@ async function stagedBlocks(client: BlockBlobClient): Promise<Map<string, number
 }
 
 /**
- * Runs `request`, retrying a 403 while `accessWaitMs` lasts when the upload authenticates with a
- * token: that is how a fresh role assignment looks until it applies. With a SAS a 403 is final.
+ * Storage's code for a token it accepted but a role that does not (yet) allow the write. Not
+ * AuthorizationFailure: that one also means a firewall rule, which waiting does not fix.
+ */
+const NOT_YET_AUTHORIZED = new Set(["AuthorizationPermissionMismatch"]);
+/** Storage's codes for a token it does not accept at all (wrong audience, expired, malformed). */
+const NOT_AUTHENTICATED = new Set(["AuthenticationFailed", "InvalidAuthenticationInfo"]);
+
+/**
+ * Runs `request`, retrying while `accessWaitMs` lasts when a token upload is refused for lack of
+ * a role: that is how a fresh role assignment looks until it applies. A token storage does not
+ * accept at all fails at once, saying which token is needed. With a SAS, every refusal is final.
  */
 async function untilAccessible<T>(opts: UploadOptions, request: () => Promise<T>): Promise<T> {
-  const waitMs = hasSas(opts.storageUrl) ? 0 : (opts.accessWaitMs ?? DEFAULT_ACCESS_WAIT_MS);
+  const sas = hasSas(opts.storageUrl);
+  const waitMs = sas ? 0 : (opts.accessWaitMs ?? DEFAULT_ACCESS_WAIT_MS);
   const pollMs = opts.accessPollMs ?? 15_000;
   const started = Date.now();
   for (;;) {
     try {
       return await request();
     } catch (err) {
+      const { statusCode, code } = err as { statusCode?: number; code?: string };
       const waited = Date.now() - started;
-      if ((err as { statusCode?: number }).statusCode !== 403 || waited + pollMs > waitMs) {
-        throw err;
+      if (
+        statusCode === 403 &&
+        code !== undefined &&
+        NOT_YET_AUTHORIZED.has(code) &&
+        waited + pollMs <= waitMs
+      ) {
+        opts.onAccessWait?.(waited);
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+        opts.abortSignal?.throwIfAborted();
+        continue;
       }
-      opts.onAccessWait?.(waited);
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-      opts.abortSignal?.throwIfAborted();
+      if (!sas && (statusCode === 401 || (code !== undefined && NOT_AUTHENTICATED.has(code)))) {
+        throw Object.assign(
+          new Error(
+            `storage refused the token for ${redactUrl(opts.storageUrl)} (${statusCode} ${code ?? ""}): ` +
+              "the upload needs an Entra token for https://storage.azure.com/.default; with " +
+              "AZURE_ACCESS_TOKEN (a Resource Manager token) also set AZURE_STORAGE_ACCESS_TOKEN",
+          ),
+          { statusCode, code },
+        );
+      }
+      throw err;
     }
   }
 }

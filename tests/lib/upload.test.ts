@@ -326,20 +326,27 @@ describe("uploadPackage with an Entra token (storageUrl without a SAS)", () => {
     expect((await committed(f.name)).equals(f.content)).toBe(true);
   });
 
-  test("is refused by storage with a token for another audience", async () => {
+  test("a token storage does not accept fails at once, saying which token is needed", async () => {
     const f = fixture(100);
+    const waits: number[] = [];
+    const url = azurite.blobUrl(CONTAINER, f.name);
     await expect(
       uploadPackage({
         file: f.file,
-        storageUrl: azurite.blobUrl(CONTAINER, f.name),
+        storageUrl: url,
         sha256: f.sha,
         credential: staticTokenCredential(
           fakeEntraToken({ audience: "https://management.azure.com" }),
         ),
         retry: FAST_RETRY,
-        accessWaitMs: 0,
+        onAccessWait: (ms) => waits.push(ms),
       }),
-    ).rejects.toMatchObject({ statusCode: 403 });
+    ).rejects.toMatchObject({
+      statusCode: 403,
+      code: "AuthenticationFailed",
+      message: `storage refused the token for ${url} (403 AuthenticationFailed): the upload needs an Entra token for https://storage.azure.com/.default; with AZURE_ACCESS_TOKEN (a Resource Manager token) also set AZURE_STORAGE_ACCESS_TOKEN`,
+    });
+    expect(waits).toEqual([]);
   });
 
   test("waits out 403s while a new role assignment applies, then uploads", async () => {
@@ -381,23 +388,26 @@ describe("uploadPackage with an Entra token (storageUrl without a SAS)", () => {
 
   test("gives up on 403 once the access wait is over", async () => {
     const f = fixture(100);
-    const waits: number[] = [];
-    await expect(
-      uploadPackage({
-        file: f.file,
-        storageUrl: azurite.blobUrl(CONTAINER, f.name),
-        sha256: f.sha,
-        credential: staticTokenCredential(
-          fakeEntraToken({ audience: "https://management.azure.com" }),
-        ),
-        retry: FAST_RETRY,
-        accessWaitMs: 200,
-        accessPollMs: 50,
-        onAccessWait: (ms) => waits.push(ms),
-      }),
-    ).rejects.toMatchObject({ statusCode: 403 });
-    expect(waits.length).toBeGreaterThanOrEqual(2);
-    expect(waits.length).toBeLessThanOrEqual(4);
+    const rbac = await startFaultProxy(azurite, () => ({ status: 403 }), { tls: true });
+    try {
+      const waits: number[] = [];
+      await expect(
+        uploadPackage({
+          file: f.file,
+          storageUrl: rbac.via(azurite.blobUrl(CONTAINER, f.name)),
+          sha256: f.sha,
+          credential: staticTokenCredential(fakeEntraToken()),
+          retry: FAST_RETRY,
+          accessWaitMs: 200,
+          accessPollMs: 50,
+          onAccessWait: (ms) => waits.push(ms),
+        }),
+      ).rejects.toMatchObject({ statusCode: 403, code: "AuthorizationPermissionMismatch" });
+      expect(waits.length).toBeGreaterThanOrEqual(2);
+      expect(waits.length).toBeLessThanOrEqual(4);
+    } finally {
+      await rbac.close();
+    }
   });
 
   test("without a credential, fails before any request with the reason", async () => {
