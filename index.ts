@@ -93,16 +93,18 @@ export = async () => {
   // hands out storageUrls without a SAS. A person (User, the default) or a pipeline identity
   // (ServicePrincipal; its ABAC condition lets it grant itself this one role, see
   // components/pipelineIdentity.ts): Azure refuses a principalType that does not match.
+  // The pipeline's identity when config names it (stable across runners), else the runner.
+  const deployer = settings.deployerObjectId ?? client.objectId;
   const deployerBlobAccess = new authorization.RoleAssignment(
     "deployer-blob-data-contributor",
     {
       roleAssignmentName: pulumi
-        .all([storage.accountId, client.objectId])
+        .all([storage.accountId, deployer])
         .apply(([scopeId, principal]) =>
           roleAssignmentName(scopeId, principal, STORAGE_BLOB_DATA_CONTRIBUTOR),
         ),
       scope: storage.accountId,
-      principalId: client.objectId,
+      principalId: deployer,
       principalType: settings.deployerPrincipalType,
       roleDefinitionId: pulumi.interpolate`/subscriptions/${client.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_CONTRIBUTOR}`,
     },

@@ -363,6 +363,7 @@ export const PUBLIC_NETWORK_ACCESS_RULE = 'must be "Enabled" or "Disabled"';
 export type DeployerPrincipalType = "User" | "Group" | "ServicePrincipal";
 export const PRINCIPAL_TYPE_RULE =
   'must be "User", "Group" or "ServicePrincipal", the kind of the principal (Azure refuses a role assignment whose principal type does not match)';
+export const OBJECT_ID_RULE = "must be an Entra object id (a GUID)";
 export const LOCATION_RULE =
   'must be set to an Azure region name such as "westeurope" (lowercase letters and digits)';
 export const DISPLAY_NAME_RULE = "must be a display name of 1 to 1024 characters";
@@ -472,6 +473,8 @@ export interface StackSettings {
   publicNetworkAccess: PublicNetworkAccess;
   /** `hpc-batch:deployerPrincipalType`: who runs `pulumi up` (for its blob role assignment). */
   deployerPrincipalType: DeployerPrincipalType;
+  /** `hpc-batch:deployerObjectId`; undefined means "whoever runs `pulumi up`". */
+  deployerObjectId?: string;
   application: ApplicationSettings;
 }
 
@@ -489,6 +492,7 @@ export const CONFIG_DEFAULTS = {
   tags: {},
   publicNetworkAccess: "Enabled",
   deployerPrincipalType: "User",
+  deployerObjectId: "",
   batchApplicationId: "ffmpeg",
   batchAccountApplicationName: "",
   batchApplicationVersion: "",
@@ -605,6 +609,20 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
   const deployerPrincipalType = collect(errors, () =>
     validatePrincipalType(key("deployerPrincipalType"), get("deployerPrincipalType")),
   );
+  const deployerObjectIdRaw = get("deployerObjectId");
+  const deployerObjectId =
+    deployerObjectIdRaw === ""
+      ? undefined
+      : collect(errors, () => {
+          if (
+            typeof deployerObjectIdRaw !== "string" ||
+            !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(
+              deployerObjectIdRaw,
+            )
+          )
+            throw new InputError(key("deployerObjectId"), deployerObjectIdRaw, OBJECT_ID_RULE);
+          return deployerObjectIdRaw;
+        });
   const applicationId = collect(errors, () =>
     validateApplicationId(key("batchApplicationId"), get("batchApplicationId")),
   );
@@ -661,5 +679,6 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
   if (batchAccountName !== undefined) settings.batchAccountName = batchAccountName;
   if (poolName !== undefined) settings.poolName = poolName;
   if (version !== undefined) settings.application.version = version;
+  if (deployerObjectId !== undefined) settings.deployerObjectId = deployerObjectId;
   return settings;
 }

@@ -132,6 +132,7 @@ test("the config under test is Pulumi.dev.yaml plus Pulumi.yaml's defaults", () 
     "hpc-batch:batchAccountPoolName",
     "hpc-batch:batchApplicationId",
     "hpc-batch:batchApplicationVersion",
+    "hpc-batch:deployerObjectId",
     "hpc-batch:deployerPrincipalType",
     "hpc-batch:pool",
     "hpc-batch:publicNetworkAccess",

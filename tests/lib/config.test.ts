@@ -36,7 +36,7 @@ const DEFAULT_SETTINGS: StackSettings = {
 };
 
 const KNOWN_KEYS =
-  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
+  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerObjectId, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
 const POOL_KEYS =
   "vmSize, dedicatedNodes, spotNodes, autoScaleFormula, autoScaleEvaluationInterval, taskSlotsPerNode, image, customImageId, nodeAgentSkuId, startTask";
 const SCALE =
@@ -100,6 +100,7 @@ describe("valid config", () => {
       "hpc-batch:tags": JSON.stringify({ environment: "prod", owner: "hpc-team" }),
       "hpc-batch:publicNetworkAccess": "Disabled",
       "hpc-batch:deployerPrincipalType": "ServicePrincipal",
+      "hpc-batch:deployerObjectId": "0e5a7b3c-1d2e-4f30-9a4b-5c6d7e8f9a0b",
       "hpc-batch:batchApplicationId": "ffmpeg7",
       "hpc-batch:batchAccountApplicationName": "FFmpeg 7 (static)",
       "hpc-batch:batchApplicationVersion": "7.0.2-rc.1",
@@ -133,6 +134,7 @@ describe("valid config", () => {
       tags: { environment: "prod", owner: "hpc-team" },
       publicNetworkAccess: "Disabled",
       deployerPrincipalType: "ServicePrincipal",
+      deployerObjectId: "0e5a7b3c-1d2e-4f30-9a4b-5c6d7e8f9a0b",
       application: {
         id: "ffmpeg7",
         displayName: "FFmpeg 7 (static)",
@@ -470,6 +472,11 @@ describe("invalid config: one error, the exact message", () => {
       "public network access in lower case",
       { ...LOC, "hpc-batch:publicNetworkAccess": "enabled" },
       'hpc-batch:publicNetworkAccess "enabled" is invalid: must be "Enabled" or "Disabled"',
+    ],
+    [
+      "a deployer object id that is not a GUID",
+      { ...LOC, "hpc-batch:deployerObjectId": "pipeline-sp" },
+      'hpc-batch:deployerObjectId "pipeline-sp" is invalid: must be an Entra object id (a GUID)',
     ],
     [
       "a deployer principal type Azure does not know",
