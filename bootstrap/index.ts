@@ -20,7 +20,7 @@ import {
 } from "../components/pipelineIdentity";
 import { validatePrincipalType } from "../lib/config";
 import { InputError } from "../lib/errors";
-import { roleAssignmentName } from "../lib/naming";
+import { GUID_RE, roleAssignmentName } from "../lib/naming";
 
 const config = new pulumi.Config();
 const ns = pulumi.getProject();
@@ -182,7 +182,7 @@ const adminPrincipals: [string, pulumi.Input<string>][] =
   administrators === undefined
     ? [["self", client.objectId]]
     : admins.map((id, i) => {
-        if (!/^[0-9a-fA-F-]{36}$/.test(id)) {
+        if (!GUID_RE.test(id)) {
           throw new InputError(`${ns}:administrators[${i}]`, id, "must be an Entra object id");
         }
         return [id, id] as [string, pulumi.Input<string>];

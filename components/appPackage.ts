@@ -7,7 +7,7 @@ import {
 import { checkKnown } from "../lib/config";
 import { DEFAULT_ARM_ENDPOINT } from "../lib/credentials";
 import { InputError, throwIfAny } from "../lib/errors";
-import { validateApplicationId, validateApplicationVersion } from "../lib/naming";
+import { isHttpsEndpoint, validateApplicationId, validateApplicationVersion } from "../lib/naming";
 import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/retention";
 
 /** The zip to publish. `PackageInfo` from lib/zip (`buildPackage`) fits as is. */
@@ -154,13 +154,7 @@ export class ApplicationPackage extends pulumi.ComponentResource {
 
 /** An https URL without query or fragment. */
 export function validateArmEndpoint(field: string, value: unknown): string {
-  let url: URL | undefined;
-  try {
-    url = typeof value === "string" ? new URL(value) : undefined;
-  } catch {
-    url = undefined;
-  }
-  if (!url || url.protocol !== "https:" || url.search || url.hash) {
+  if (!isHttpsEndpoint(value)) {
     throw new InputError(field, value, "must be an https:// URL of a Resource Manager endpoint");
   }
   return value as string;

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as azuread from "@pulumi/azuread";
 import * as authorization from "@pulumi/azure-native/authorization";
 import { InputError } from "../lib/errors";
-import { HPC_BATCH_GUID_NAMESPACE, roleAssignmentName, uuidV5 } from "../lib/naming";
+import { GUID_RE, HPC_BATCH_GUID_NAMESPACE, roleAssignmentName, uuidV5 } from "../lib/naming";
 
 /** Issuer of GitHub Actions OIDC tokens. */
 export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
@@ -98,7 +98,6 @@ export interface PipelineIdentityArgs {
   subscriptionId?: pulumi.Input<string>;
 }
 
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 const GITHUB_ENVIRONMENT = /^[A-Za-z0-9_-]{1,100}$/;
 const LABEL = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -165,7 +164,7 @@ function resolveRoleIds(ids: pulumi.Input<pulumi.Input<string>[]>): pulumi.Outpu
       );
     }
     list.forEach((id, i) => {
-      if (!GUID.test(id)) throw new InputError(`delegatableRoleIds[${i}]`, id, RULES.roleId);
+      if (!GUID_RE.test(id)) throw new InputError(`delegatableRoleIds[${i}]`, id, RULES.roleId);
     });
     return list;
   };
@@ -315,7 +314,12 @@ export function resolvePipelineIdentitySpec(
   const subscriptionId =
     args.subscriptionId === undefined
       ? undefined
-      : checked(args.subscriptionId, "subscriptionId", (v) => GUID.test(v), RULES.subscriptionId);
+      : checked(
+          args.subscriptionId,
+          "subscriptionId",
+          (v) => GUID_RE.test(v),
+          RULES.subscriptionId,
+        );
 
   return {
     access,

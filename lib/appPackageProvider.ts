@@ -22,6 +22,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
 import { immutableVersionMessage, publishPackage, type PublishOptions } from "./publish";
+import { ID_RE, VERSION_RE } from "./naming";
 import { MAX_RETAIN_VERSIONS } from "./retention";
 
 /** What the resource takes (flattened component args, defaults applied). */
@@ -72,9 +73,6 @@ export const UPDATE_PROPERTIES = ["displayName", "setDefault", "retainVersions"]
  */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-// The REST spec's pattern (BatchManagement.json VersionNameParameter): no leading '.'.
-const VERSION_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 const SHA_RE = /^[0-9a-f]{64}$/;
 
 /** Checks resolved inputs; Pulumi shows each failure against its property (also in preview). */

@@ -10,6 +10,7 @@
  */
 import { InputError, InputErrors, throwIfAny } from "./errors";
 import {
+  GUID_RE,
   validateApplicationId,
   validateApplicationVersion,
   validateBatchAccountName,
@@ -614,12 +615,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
     deployerObjectIdRaw === ""
       ? undefined
       : collect(errors, () => {
-          if (
-            typeof deployerObjectIdRaw !== "string" ||
-            !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(
-              deployerObjectIdRaw,
-            )
-          )
+          if (typeof deployerObjectIdRaw !== "string" || !GUID_RE.test(deployerObjectIdRaw))
             throw new InputError(key("deployerObjectId"), deployerObjectIdRaw, OBJECT_ID_RULE);
           return deployerObjectIdRaw;
         });

@@ -21,9 +21,14 @@ export const APPLICATION_VERSION_RULE =
 
 const RESOURCE_GROUP_RE = /^[\p{L}\p{N}\-_.()]{1,90}$/u;
 const ACCOUNT_RE = /^[a-z0-9]{3,24}$/;
-const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-// The REST spec's pattern (BatchManagement.json): `^[a-zA-Z0-9_-][a-zA-Z0-9_.-]*$`, at most 64.
-const VERSION_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
+/** An Entra or Azure id: subscription, tenant, object (any case, with hyphens). */
+export const GUID_RE =
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** Pool ids and Batch application ids. */
+export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Application versions: the REST spec's `^[a-zA-Z0-9_-][a-zA-Z0-9_.-]*$`, at most 64. */
+export const VERSION_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
 function check(field: string, value: unknown, ok: (v: string) => boolean, rule: string): string {
   if (typeof value !== "string" || !ok(value)) throw new InputError(field, value, rule);
@@ -177,4 +182,19 @@ export function roleAssignmentName(
     HPC_BATCH_GUID_NAMESPACE,
     [scope, principalId, roleDefinitionGuid].map((p) => p.toLowerCase()).join("|"),
   );
+}
+
+/**
+ * True for an https URL without credentials, query or fragment: an endpoint a bearer token may
+ * be sent to. The one check behind every endpoint flag, arg and output.
+ */
+export function isHttpsEndpoint(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" && !url.username && !url.password && !url.search && !url.hash;
 }

@@ -11,6 +11,8 @@ import { type Credentials, staticTokenCredential } from "./credentials";
 import { BatchData, describeBatchError, NodeStatus, PoolStatus, TaskStatus } from "./batchData";
 import { InputError, throwIfAny } from "./errors";
 import {
+  GUID_RE,
+  isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
   validateBatchAccountName,
@@ -390,7 +392,7 @@ export function targetFromOutputs(outputs: Record<string, unknown>, source: stri
   };
   const at = (name: string) => `${source} ${name}`;
   check(() => {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(t.subscriptionId))
+    if (!GUID_RE.test(t.subscriptionId))
       throw new InputError(
         at("subscriptionId"),
         t.subscriptionId,
@@ -402,17 +404,11 @@ export function targetFromOutputs(outputs: Record<string, unknown>, source: stri
   check(() => validateApplicationId(at("applicationId"), t.applicationId));
   check(() => validateApplicationVersion(at("applicationVersion"), t.version));
   check(() => {
-    let url: URL | undefined;
-    try {
-      url = new URL(
-        /^[a-z][a-z0-9+.-]*:\/\//i.test(t.batchEndpoint)
-          ? t.batchEndpoint
-          : `https://${t.batchEndpoint}`,
-      );
-    } catch {
-      url = undefined;
-    }
-    if (!url || url.protocol !== "https:" || url.username || url.password || url.search || url.hash)
+    // Batch outputs its endpoint without a scheme.
+    const endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(t.batchEndpoint)
+      ? t.batchEndpoint
+      : `https://${t.batchEndpoint}`;
+    if (!isHttpsEndpoint(endpoint))
       throw new InputError(
         at("batchAccountEndpoint"),
         t.batchEndpoint,

@@ -16,6 +16,8 @@ import {
 } from "../../lib/credentials";
 import { InputError } from "../../lib/errors";
 import {
+  GUID_RE,
+  isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
   validateBatchAccountName,
@@ -55,8 +57,6 @@ export interface PublishArgs {
   json: boolean;
 }
 
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
 function required(flag: string, value: string | undefined, what: string): string {
   if (value === undefined || value === "")
     throw new InputError(flag, value, `must be given (${what})`);
@@ -86,7 +86,7 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
     flags.subscription,
     "the Azure subscription id",
   );
-  if (!GUID.test(subscriptionId)) {
+  if (!GUID_RE.test(subscriptionId)) {
     throw new InputError("--subscription", subscriptionId, "must be a subscription id (a GUID)");
   }
   const resourceGroup = validateResourceGroupName(
@@ -114,13 +114,7 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
     retainVersions = validateRetainVersions("--retain", Number.isNaN(n) ? flags.retain : n);
   }
   const armEndpoint = flags.armEndpoint ?? DEFAULT_ARM_ENDPOINT;
-  let url: URL | undefined;
-  try {
-    url = new URL(armEndpoint);
-  } catch {
-    url = undefined;
-  }
-  if (!url || url.protocol !== "https:" || url.search || url.hash) {
+  if (!isHttpsEndpoint(armEndpoint)) {
     throw new InputError(
       "--arm-endpoint",
       armEndpoint,

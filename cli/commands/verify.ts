@@ -12,6 +12,7 @@ import { batchApplications } from "../../lib/armBatchApps";
 import { batchData } from "../../lib/batchData";
 import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "../../lib/credentials";
 import { InputError } from "../../lib/errors";
+import { isHttpsEndpoint } from "../../lib/naming";
 import { formatDuration } from "../../lib/progress";
 import {
   batchCredential,
@@ -36,13 +37,7 @@ interface VerifyFlags {
 }
 
 function httpsUrl(flag: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InputError(flag, value, "must be an https:// URL");
-  }
-  if (url.protocol !== "https:") throw new InputError(flag, value, "must be an https:// URL");
+  if (!isHttpsEndpoint(value)) throw new InputError(flag, value, "must be an https:// URL");
   return value.replace(/\/+$/, "");
 }
 

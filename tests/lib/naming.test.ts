@@ -5,6 +5,7 @@ import {
   defaultResourceGroupName,
   roleAssignmentName,
   uuidV5,
+  isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
   validateBatchAccountName,
@@ -241,4 +242,19 @@ describe("deterministic GUIDs", () => {
       "bd683526-013b-51ba-a0df-1abd5244bd21",
     );
   });
+});
+
+test.each<[unknown, boolean]>([
+  ["https://management.azure.com", true],
+  ["https://127.0.0.1:8443/", true],
+  ["https://ba1.westeurope.batch.azure.com", true],
+  ["http://management.azure.com", false],
+  ["https://user:pw@management.azure.com", false],
+  ["https://acct.blob.core.windows.net/c/x.zip?sig=abc", false],
+  ["https://management.azure.com/#frag", false],
+  ["management.azure.com", false],
+  ["", false],
+  [42, false],
+])("isHttpsEndpoint(%p) is %p", (value, expected) => {
+  expect(isHttpsEndpoint(value)).toBe(expected);
 });
