@@ -116,9 +116,8 @@ export = async () => {
     },
   );
 
-  // Publish and activate the zip built above. The pool references it only through
-  // `packageReference`, which resolves once the version is active (a pool that references an
-  // inactive package fails).
+  // Publish and activate the zip built above, then make it the application's default version
+  // (at once, or after the canary: hpc-batch:promote). A release never touches the pool.
   const appPackage = new ApplicationPackage(
     "app-package",
     {
@@ -130,6 +129,8 @@ export = async () => {
       version: builtPackage.version,
       package: builtPackage,
       retainVersions: app.retainVersions,
+      promote: app.promote,
+      batchAccountEndpoint: batchAccount.accountEndpoint,
     },
     { dependsOn: [deployerBlobAccess] },
   );
@@ -140,7 +141,12 @@ export = async () => {
     poolName: settings.poolName ?? defaultPoolName(project, stack),
     identityId: batchAccount.identityId,
     ...settings.pool,
-    applicationPackages: [appPackage.packageReference],
+    // The application without a version: nodes install its default version when they join,
+    // reboot or are reimaged. So a release (a new default) changes nothing in the pool: no pool
+    // update, which azure-native would send as a PUT Azure refuses (PropertyCannotBeUpdated,
+    // Azure/Batch issues 153, 144, 85). The reference resolves only once the first version is
+    // active and the default, so the pool never references an inactive package.
+    applicationPackages: [appPackage.applicationReference],
     tags,
   });
 

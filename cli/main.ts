@@ -10,6 +10,7 @@ import * as localRun from "./commands/localRun";
 import * as pkg from "./commands/package";
 import * as plan from "./commands/plan";
 import * as publish from "./commands/publish";
+import * as setDefault from "./commands/setDefault";
 import * as stage from "./commands/stage";
 import * as verify from "./commands/verify";
 
@@ -27,7 +28,8 @@ export function buildProgram(ctx: CommandContext): Command {
     .description("Deploy and release HPC applications on Azure Batch (Pulumi components and tools)")
     .showHelpAfterError()
     .exitOverride();
-  for (const mod of [stage, pkg, publish, plan, localRun, verify]) mod.register(program, ctx);
+  for (const mod of [stage, pkg, publish, plan, localRun, verify, setDefault])
+    mod.register(program, ctx);
   return program;
 }
 

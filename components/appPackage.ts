@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "../lib/promote";
 import {
   applicationPackageProvider,
   type PackageVersionInputs,
@@ -37,10 +38,16 @@ export interface ApplicationPackageArgs {
   version: pulumi.Input<string>;
   /** The zip (path, sha256, bytes), e.g. the result of `buildPackage`. Required; the state keeps only its sha256 and size. */
   package: pulumi.Input<ApplicationPackageFile>;
-  /** Point the application's default version at this one once active. Defaults to true. */
+  /** Point the application's default version at this one once active (pools that reference the application without a version then get it on nodes that join, reboot or are reimaged). Defaults to true. */
   setDefault?: pulumi.Input<boolean>;
-  /** Newest versions kept; older ones are deleted, never the default nor one a pool references. Defaults to 5; 1 to 40. */
+  /** When the version becomes the default: "on-publish" (once active) or "after-canary" (the first release at once; later ones by `hpc-batch verify --promote` once a smoke task that references them passed on the pool). Defaults to "on-publish". */
+  promote?: pulumi.Input<Promote>;
+  /** A Pending version left by an interrupted run whose upload URL cannot be had again is deleted (it was never active, so nothing uses it) and created anew. Defaults to false: the run is refused with the way out. */
+  restartPending?: pulumi.Input<boolean>;
+  /** Newest versions kept; older ones are deleted (the application is unlocked for it and locked again), never the default, one a pool references or one running work references. Defaults to 5; 1 to 40. */
   retainVersions?: pulumi.Input<number>;
+  /** The Batch account's data-plane endpoint (BatchAccount.accountEndpoint), where retention reads running work's package references. Defaults to the endpoint the account reports. */
+  batchAccountEndpoint?: pulumi.Input<string>;
   /** Resource Manager endpoint (sovereign clouds, test servers). Defaults to "https://management.azure.com". */
   armEndpoint?: pulumi.Input<string>;
 }
@@ -97,6 +104,13 @@ export class ApplicationPackage extends pulumi.ComponentResource {
    * active, so a pool that uses it never references an inactive package.
    */
   public readonly packageReference: pulumi.Output<{ id: string; version: string }>;
+  /**
+   * `{ id }` for a pool's `applicationPackages`: the application without a version, so nodes get
+   * its default version when they join, reboot or are reimaged, and a release changes nothing in
+   * the pool. The same value for every version, known in preview; it resolves only once this
+   * version is published (active, and the default when `setDefault`).
+   */
+  public readonly applicationReference: pulumi.Output<{ id: string }>;
 
   constructor(name: string, args: ApplicationPackageArgs, opts?: pulumi.ComponentResourceOptions) {
     const type = `ApplicationPackage(${name})`;
@@ -105,6 +119,7 @@ export class ApplicationPackage extends pulumi.ComponentResource {
         [`${type}.applicationId`, args.applicationId, validateApplicationId],
         [`${type}.version`, args.version, validateApplicationVersion],
         [`${type}.retainVersions`, args.retainVersions, validateRetainVersions],
+        [`${type}.promote`, args.promote, validatePromote],
         [`${type}.armEndpoint`, args.armEndpoint, validateArmEndpoint],
         [`${type}.package`, args.package, validatePackageFile],
       ]),
@@ -126,6 +141,9 @@ export class ApplicationPackage extends pulumi.ComponentResource {
         bytes: pkg.bytes,
         packageVersion: pkg.version,
         setDefault: args.setDefault ?? true,
+        promote: args.promote ?? "on-publish",
+        restartPending: args.restartPending ?? false,
+        batchAccountEndpoint: args.batchAccountEndpoint,
         retainVersions: args.retainVersions ?? DEFAULT_RETAIN_VERSIONS,
         armEndpoint: args.armEndpoint ?? DEFAULT_ARM_ENDPOINT,
         allowUpdates: false,
@@ -141,6 +159,19 @@ export class ApplicationPackage extends pulumi.ComponentResource {
     this.sha256 = version.sha256;
     this.applicationResourceId = version.applicationResourceId;
     this.packageReference = version.packageReference;
+    // Built from the inputs (known in preview, unlike a replaced version's outputs), yet waiting
+    // for the version through its sha256 output.
+    this.applicationReference = pulumi
+      .all([
+        version.sha256,
+        args.subscriptionId,
+        args.resourceGroupName,
+        args.accountName,
+        args.applicationId,
+      ])
+      .apply(([, sub, rg, account, app]) => ({
+        id: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Batch/batchAccounts/${account}/applications/${app}`,
+      }));
     this.registerOutputs({
       applicationId: this.applicationId,
       version: this.version,
@@ -148,8 +179,15 @@ export class ApplicationPackage extends pulumi.ComponentResource {
       sha256: this.sha256,
       applicationResourceId: this.applicationResourceId,
       packageReference: this.packageReference,
+      applicationReference: this.applicationReference,
     });
   }
+}
+
+/** "on-publish" or "after-canary". */
+export function validatePromote(field: string, value: unknown): Promote {
+  if (!PROMOTE_VALUES.includes(value as Promote)) throw new InputError(field, value, PROMOTE_RULE);
+  return value as Promote;
 }
 
 /** An https URL without query or fragment. */

@@ -7,8 +7,15 @@ import {
   isKnownValue,
   throwIfAny,
 } from "../lib/config";
+import { DEFAULT_ARM_ENDPOINT } from "../lib/credentials";
+import { validateArmEndpoint } from "./appPackage";
 import { InputError } from "../lib/errors";
 import { validatePoolName } from "../lib/naming";
+import {
+  poolSettingsProvider,
+  type PoolSettings,
+  type PoolSettingsInputs,
+} from "../lib/poolSettingsProvider";
 
 /** Canonical Ubuntu 24.04 LTS (Gen2 `server`; use sku "server-gen1" for Gen1-only VM sizes). */
 export const DEFAULT_POOL_IMAGE = {
@@ -24,9 +31,15 @@ export const DEFAULT_VM_SIZE = "Standard_D2s_v5";
 export const DEFAULT_AUTOSCALE_EVALUATION_INTERVAL = "PT15M";
 
 /**
- * Pool properties Batch cannot change after creation. azure-native updates a pool with PUT and
- * knows nothing of this, so a change would fail with `PropertyCannotBeUpdated`; with
- * `replaceOnChanges` Pulumi replaces the pool instead. These are Pulumi (not ARM) property names.
+ * Pool properties that replace the pool when they change (Pulumi names). Batch cannot change
+ * most of them on a pool that has nodes: since api-version 2024-07-01 `Pool_Update` (PATCH) takes
+ * `vmSize`, `deploymentConfiguration`... only on a pool of zero nodes, in a Steady allocation
+ * state, and only applicationPackages, certificates, metadata, scaleSettings and startTask
+ * without (Microsoft Learn, *Update Batch pool properties*, batch-pool-update-properties). A
+ * changed `identity` reaches only nodes created after the pool shrank to 0 (Learn,
+ * BatchPoolIdentity), and `targetNodeCommunicationMode` is not in the no-zero-nodes list
+ * either. azure-native would send any change as a PUT, refused with `PropertyCannotBeUpdated`;
+ * with `replaceOnChanges` Pulumi replaces the pool instead.
  */
 export const IMMUTABLE_POOL_PROPERTIES = [
   "vmSize",
@@ -36,6 +49,20 @@ export const IMMUTABLE_POOL_PROPERTIES = [
   "userAccounts",
   "mountConfiguration",
   "interNodeCommunication",
+  "identity",
+  "targetNodeCommunicationMode",
+];
+
+/**
+ * Pool properties changed in place with PATCH by the pool's settings resource
+ * (lib/poolSettingsProvider), never by azure-native: `ignoreChanges` on the azure-native pool, so
+ * it never sends the update PUT that Batch refuses (see batch-facts.md, PropertyCannotBeUpdated).
+ */
+export const PATCHED_POOL_PROPERTIES = [
+  "scaleSettings",
+  "startTask",
+  "applicationPackages",
+  "tags",
 ];
 
 /** Rule of `applicationPackages`: Batch takes at most 10 references per pool. */
@@ -82,7 +109,7 @@ export interface BatchPoolArgs {
   identityId: pulumi.Input<string>;
   /** VM size of every node. Defaults to "Standard_D2s_v5". Immutable: changing it replaces the pool. */
   vmSize?: pulumi.Input<string>;
-  /** Dedicated nodes (fixed scale). Defaults to 0; whole number; not with autoScaleFormula. */
+  /** Dedicated nodes (fixed scale). Defaults to 0; whole number; not with autoScaleFormula. Changed in place (PATCH), as all scale settings. */
   dedicatedNodes?: pulumi.Input<number>;
   /** Spot nodes (fixed scale, `targetLowPriorityNodes`). Defaults to 0; whole number; not with autoScaleFormula. */
   spotNodes?: pulumi.Input<number>;
@@ -98,19 +125,36 @@ export interface BatchPoolArgs {
   customImageId?: pulumi.Input<string>;
   /** Node agent SKU matching the image. Defaults to "batch.node.ubuntu 24.04"; retired agents (RETIRED_NODE_AGENTS in lib/config) are rejected. Immutable. */
   nodeAgentSkuId?: pulumi.Input<string>;
-  /** Start task. Defaults to none. */
+  /** Start task. Defaults to none. Changed in place (PATCH): nodes run the new one when they join, reboot or are reimaged. */
   startTask?: pulumi.Input<PoolStartTaskArgs>;
-  /** Application packages installed on nodes (they must be active). Defaults to none; at most 10. */
+  /** Application packages installed on nodes (they must be active). Defaults to none; at most 10. Changed in place (PATCH): nodes install them when they join, reboot or are reimaged. */
   applicationPackages?: pulumi.Input<pulumi.Input<PoolApplicationPackageArgs>[]>;
-  /** Tags for the pool. Defaults to none. */
+  /** Tags for the pool. Defaults to none. Changed in place (PATCH). */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Resource Manager endpoint the in-place updates go to. Defaults to "https://management.azure.com". */
+  armEndpoint?: pulumi.Input<string>;
+}
+
+/**
+ * The resource that applies changes to a pool's updatable settings with PATCH (see
+ * lib/poolSettingsProvider). Outputs are `declare`d, as in components/appPackage.ts.
+ */
+class PoolSettingsResource extends pulumi.dynamic.Resource {
+  constructor(
+    name: string,
+    props: { [K in keyof PoolSettingsInputs]: pulumi.Input<PoolSettingsInputs[K]> },
+    opts: pulumi.CustomResourceOptions,
+  ) {
+    super(poolSettingsProvider, name, props, opts, "batch", "PoolSettings");
+  }
 }
 
 /**
  * A Batch pool on Ubuntu 24.04 (or a gallery image), fixed-scale or autoscaled, with simplified
- * node communication and the account's managed identity on every node. Changing an immutable
- * property replaces the pool. The Pulumi counterpart of the classic recipe's
- * `batchAccountPool.json`.
+ * node communication and the account's managed identity on every node. Scale, start task,
+ * application packages and tags change in place (one PATCH with only what changed, through the
+ * `<name>-settings` child); any other change replaces the pool (delete, then create: its nodes
+ * go). The Pulumi counterpart of the classic recipe's `batchAccountPool.json`.
  */
 export class BatchPool extends pulumi.ComponentResource {
   /** The pool resource. */
@@ -119,6 +163,8 @@ export class BatchPool extends pulumi.ComponentResource {
   public readonly poolName: pulumi.Output<string>;
   /** ARM resource id of the pool. */
   public readonly poolId: pulumi.Output<string>;
+  /** The resource that PATCHes the pool's updatable settings. */
+  public readonly settings: pulumi.CustomResource;
 
   constructor(name: string, args: BatchPoolArgs, opts?: pulumi.ComponentResourceOptions) {
     const type = `BatchPool(${name})`;
@@ -126,6 +172,7 @@ export class BatchPool extends pulumi.ComponentResource {
       ...checkKnown([
         [`${type}.poolName`, args.poolName, validatePoolName],
         [`${type}.applicationPackages`, args.applicationPackages, validatePackageCount],
+        [`${type}.armEndpoint`, args.armEndpoint, validateArmEndpoint],
       ]),
       ...checkPoolSpec(`${type}.`, args, isKnownValue),
     ]);
@@ -195,12 +242,50 @@ export class BatchPool extends pulumi.ComponentResource {
         { parent: this },
         {
           replaceOnChanges: IMMUTABLE_POOL_PROPERTIES,
+          // azure-native only creates and deletes the pool: the settings resource below PATCHes
+          // these, so no update PUT is ever sent.
+          ignoreChanges: PATCHED_POOL_PROPERTIES,
           // The pool id is fixed, so a replacement cannot exist next to the old pool (same id
           // in the same account): delete first. Running tasks are lost, but replacements only
           // come from changing an immutable property, which Batch would refuse anyway.
           deleteBeforeReplace: true,
         },
       ),
+    );
+
+    // The same values, ARM shape, plus what azure-native reported (see lib/poolSettingsProvider).
+    const reported: pulumi.Output<PoolSettings> = pulumi
+      .all([
+        this.pool.scaleSettings,
+        this.pool.startTask,
+        this.pool.applicationPackages,
+        this.pool.tags,
+      ])
+      .apply(([scale, task, packages, tags]) => ({
+        scaleSettings: scale as PoolSettings["scaleSettings"],
+        startTask: task as PoolSettings["startTask"],
+        applicationPackages: packages as PoolSettings["applicationPackages"],
+        tags,
+      }));
+    this.settings = new PoolSettingsResource(
+      `${name}-settings`,
+      {
+        // From the pool's id: the component takes no subscription.
+        subscriptionId: this.pool.id.apply((id) => id.split("/")[2]),
+        resourceGroupName: args.resourceGroupName,
+        accountName: args.accountName,
+        poolName: this.pool.name,
+        armEndpoint: args.armEndpoint ?? DEFAULT_ARM_ENDPOINT,
+        poolCreationTime: this.pool.creationTime,
+        scaleSettings: scaleSettings as pulumi.Input<Record<string, unknown>>,
+        startTask: startTask as pulumi.Input<Record<string, unknown>> | undefined,
+        applicationPackages: args.applicationPackages as pulumi.Input<
+          PoolSettings["applicationPackages"]
+        >,
+        tags: args.tags as pulumi.Input<Record<string, string>> | undefined,
+        reported,
+      },
+      { parent: this, dependsOn: [this.pool] },
     );
 
     this.poolName = this.pool.name;

@@ -20,9 +20,10 @@
  * serialized text in a fresh Node process against the stand-ins.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
+import { batchDataCredential, DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
 import { immutableVersionMessage, publishPackage, type PublishOptions } from "./publish";
 import { ID_RE, VERSION_RE } from "./naming";
+import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "./promote";
 import { MAX_RETAIN_VERSIONS } from "./retention";
 
 /** What the resource takes (flattened component args, defaults applied). */
@@ -40,6 +41,15 @@ export interface PackageVersionInputs {
   /** The version the package was built for, when known (PackageInfo.version). */
   packageVersion?: string;
   setDefault: boolean;
+  /**
+   * `on-publish`: the version becomes the default once active. `after-canary`: only when the
+   * application has no default yet; later ones wait for `hpc-batch verify --promote`.
+   */
+  promote: Promote;
+  /** Delete and recreate a Pending version whose upload URL cannot be had again. */
+  restartPending: boolean;
+  /** The Batch account's data-plane endpoint, to read running work's package references. */
+  batchAccountEndpoint?: string;
   retainVersions: number;
   armEndpoint: string;
   /**
@@ -65,7 +75,12 @@ export const REPLACE_PROPERTIES = [
   "version",
 ] as const;
 /** Properties applied in place. */
-export const UPDATE_PROPERTIES = ["displayName", "setDefault", "retainVersions"] as const;
+export const UPDATE_PROPERTIES = [
+  "displayName",
+  "setDefault",
+  "promote",
+  "retainVersions",
+] as const;
 
 /**
  * The value Pulumi passes for an input not known yet (in preview): `pulumi.runtime.unknownValue`,
@@ -101,6 +116,9 @@ export function checkPackageVersionInputs(
   }
   if (typeof news.packagePath !== "string" || news.packagePath === "") {
     fail("packagePath", "must be the path of the zip (PackageInfo.path)");
+  }
+  if (!PROMOTE_VALUES.includes(news.promote as Promote)) {
+    fail("promote", PROMOTE_RULE);
   }
   if (news.allowUpdates !== false) {
     fail("allowUpdates", "must be false: a published package version never changes content");
@@ -159,6 +177,7 @@ export function packageVersionId(applicationResourceId: string, version: string)
 
 function publishOptions(inputs: PackageVersionInputs, knownSha256?: string): PublishOptions {
   const credentials = resolveCredentials();
+  const batch = batchDataCredential(process.env, credentials);
   return {
     target: {
       endpoint: inputs.armEndpoint || DEFAULT_ARM_ENDPOINT,
@@ -172,8 +191,12 @@ function publishOptions(inputs: PackageVersionInputs, knownSha256?: string): Pub
     version: inputs.version,
     displayName: inputs.displayName,
     package: { path: inputs.packagePath, sha256: inputs.sha256, bytes: inputs.bytes },
-    setDefault: inputs.setDefault,
+    setDefault: inputs.setDefault ? (inputs.promote === "after-canary" ? "if-unset" : true) : false,
+    restartPending: inputs.restartPending === true,
     retainVersions: inputs.retainVersions,
+    ...("unavailable" in batch
+      ? { runningReferencesUnavailable: batch.unavailable }
+      : { batch: { credential: batch, endpoint: inputs.batchAccountEndpoint || undefined } }),
     knownSha256,
   };
 }

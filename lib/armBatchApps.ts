@@ -1,19 +1,24 @@
 /**
  * Resource Manager calls for Batch applications and application packages, through
- * @azure/arm-batch pinned to api-version 2024-07-01
- * (Azure/azure-rest-api-specs specification/batch/resource-manager/Microsoft.Batch/stable/2024-07-01/
+ * @azure/arm-batch pinned to api-version 2025-06-01
+ * (Azure/azure-rest-api-specs specification/batch/resource-manager/Microsoft.Batch/stable/2025-06-01/
  * BatchManagement.json: Application_Create/Get/Update, ApplicationPackage_Create/Get/List/Delete/
- * Activate, Pool_ListByBatchAccount).
+ * Activate, Pool_ListByBatchAccount, BatchAccount_Get). Versions before 2025-06-01 are announced
+ * for retirement (Azure/Batch issue 140).
+ *
+ * Retries: the SDK retries 429 and 5xx answers itself (up to 4 times, exponential back-off);
+ * `onRetry` is told of each retried answer so a user sees why a step is waiting.
  *
  * The client is built per call site, never at module load: the dynamic provider serializes the
  * functions that use this module, and a client holds an HTTP pipeline.
  */
 import { BatchManagementClient } from "@azure/arm-batch";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { armScope } from "./credentials";
 
 /** The Batch management API version every call uses. */
-export const BATCH_API_VERSION = "2024-07-01";
+export const BATCH_API_VERSION = "2025-06-01";
 
 /** Where the calls go and as whom. */
 export interface BatchAccountTarget {
@@ -23,6 +28,34 @@ export interface BatchAccountTarget {
   subscriptionId: string;
   resourceGroup: string;
   account: string;
+  /** Told of every 429 or 5xx answer the SDK is about to retry. */
+  onRetry?: (r: RetriedAnswer) => void;
+}
+
+/** A 429 or 5xx answer that the SDK's retry policy retries. */
+export interface RetriedAnswer {
+  method: string;
+  /** The request path (no query, no host). */
+  path: string;
+  status: number;
+  /** ARM's error code, when the body carries one. */
+  code?: string;
+  /** Seconds the service asked to wait (Retry-After), when it did. */
+  retryAfterSeconds?: number;
+}
+
+/** What publishing needs to know about the Batch account itself (BatchAccount_Get). */
+export interface BatchAccountInfo {
+  /** Batch data-plane host, e.g. `mybatch.westeurope.batch.azure.com` (no scheme). */
+  accountEndpoint?: string;
+  /** Auto-storage account resource id. */
+  storageAccountId?: string;
+  /** `StorageKeys` or `BatchAccountManagedIdentity`. */
+  autoStorageAuthenticationMode?: string;
+  /** Resource ids of the account's user-assigned identities (the auto-storage identity among them). */
+  identityIds: string[];
+  /** The account's identity principal ids (system-assigned, or each user-assigned one). */
+  principalIds: string[];
 }
 
 export interface ApplicationInfo {
@@ -66,7 +99,7 @@ export interface BatchApplications {
   /** PATCH: only the given properties change. */
   updateApplication(
     app: string,
-    props: { displayName?: string; defaultVersion?: string },
+    props: { displayName?: string; defaultVersion?: string; allowUpdates?: boolean },
   ): Promise<ApplicationInfo>;
   getVersion(app: string, version: string): Promise<PackageVersionInfo | undefined>;
   /** PUT without a body: the answer carries a fresh `storageUrl` for the zip. */
@@ -79,11 +112,65 @@ export interface BatchApplications {
   listPoolPackageReferences(): Promise<PoolPackageReference[]>;
   /** The application's resource id, as a pool's package reference expects it. */
   applicationResourceId(app: string): string;
+  /** The Batch account (its data-plane endpoint, auto-storage and identity). */
+  getAccount(): Promise<BatchAccountInfo>;
 }
 
 /** True for an ARM error with this HTTP status (RestError from @azure/core-rest-pipeline). */
 export function isStatus(err: unknown, status: number): boolean {
   return (err as { statusCode?: number } | null)?.statusCode === status;
+}
+
+/** ARM's error code of a failed call (RestError.code), if any. */
+export function armErrorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code !== "" ? code : undefined;
+}
+
+/**
+ * A failed ARM call in one line: `HTTP 409 AutoStorageNoPermission: <message>`. A 5xx with an
+ * empty body has no message: say so rather than print nothing.
+ */
+export function describeArmError(err: unknown): string {
+  const e = err as { statusCode?: number; code?: string; message?: string } | null;
+  const status = typeof e?.statusCode === "number" ? `HTTP ${e.statusCode}` : undefined;
+  const code = armErrorCode(err);
+  const raw = (e?.message ?? String(err)).split("\n")[0].trim();
+  // The SDK sets message to the code, or to a generic text, when the body had none.
+  const message = raw === "" || raw === code ? "(the service sent no message)" : raw;
+  return [status, code].filter(Boolean).join(" ") + (status || code ? ": " : "") + message;
+}
+
+/**
+ * A pipeline policy placed after the retry policy, so it sees every attempt: it reports the
+ * answers the retry policy will retry (429, 5xx) before they are retried.
+ */
+function retryObserver(onRetry: (r: RetriedAnswer) => void): PipelinePolicy {
+  return {
+    name: "hpc-batch-retry-observer",
+    async sendRequest(request, next) {
+      const response = await next(request);
+      const status = response.status;
+      if (status === 429 || (status >= 500 && status !== 501 && status !== 505)) {
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(response.bodyAsText ?? "") as { error?: { code?: string } }).error
+            ?.code;
+        } catch {
+          code = undefined;
+        }
+        const after = Number(response.headers.get("retry-after"));
+        onRetry({
+          method: request.method,
+          path: new URL(request.url).pathname,
+          status,
+          code,
+          retryAfterSeconds: Number.isFinite(after) && after > 0 ? after : undefined,
+        });
+      }
+      return response;
+    },
+  };
 }
 
 export function batchApplications(target: BatchAccountTarget): BatchApplications {
@@ -94,6 +181,8 @@ export function batchApplications(target: BatchAccountTarget): BatchApplications
     retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000 },
     userAgentOptions: { userAgentPrefix: "hpc-batch" },
   });
+  if (target.onRetry)
+    client.pipeline.addPolicy(retryObserver(target.onRetry), { afterPhase: "Retry" });
   const rg = target.resourceGroup;
   const account = target.account;
   const appId = (app: string) =>
@@ -186,5 +275,19 @@ export function batchApplications(target: BatchAccountTarget): BatchApplications
       return out;
     },
     applicationResourceId: appId,
+    async getAccount() {
+      const a = await client.batchAccountOperations.get(rg, account);
+      const users = a.identity?.userAssignedIdentities ?? {};
+      return {
+        accountEndpoint: a.accountEndpoint,
+        storageAccountId: a.autoStorage?.storageAccountId,
+        autoStorageAuthenticationMode: a.autoStorage?.authenticationMode,
+        identityIds: Object.keys(users),
+        principalIds: [
+          ...(a.identity?.principalId ? [a.identity.principalId] : []),
+          ...Object.values(users).flatMap((u) => (u.principalId ? [u.principalId] : [])),
+        ],
+      };
+    },
   };
 }

@@ -6,8 +6,11 @@
  * REST contract (Azure/azure-rest-api-specs specification/batch/data-plane/Microsoft.Batch/stable/
  * 2022-10-01.16.0/BatchService.json, as generated into node_modules/@azure/batch/dist-esm/src/
  * operations): GET pools/{poolId} 200, POST pools/{poolId}/resize 202, POST
- * pools/{poolId}/stopresize 202, GET pools/{poolId}/nodes 200, POST jobs 201, PATCH jobs/{jobId}
- * 200, POST jobs/{jobId}/tasks 201, GET jobs/{jobId}/tasks/{taskId} 200, GET
+ * pools/{poolId}/stopresize 202, GET pools/{poolId}/nodes 200, POST
+ * pools/{poolId}/nodes/{nodeId}/reboot 202 (ComputeNode_Reboot, examples/NodeReboot.json), GET jobs
+ * 200 and GET jobs/{jobId}/tasks 200 (Job_List, Task_List: `$filter`, `$select`, paged by
+ * `odata.nextLink`; examples/JobList.json, TaskList.json), POST jobs 201, PATCH jobs/{jobId} 200,
+ * POST jobs/{jobId}/tasks 201, GET jobs/{jobId}/tasks/{taskId} 200, GET
  * jobs/{jobId}/tasks/{taskId}/files/{filePath} 200 (octet-stream), DELETE jobs/{jobId} 202.
  */
 import * as batch from "@azure/batch";
@@ -76,12 +79,33 @@ export interface TaskStatus {
   nodeId?: string;
 }
 
-/** The data-plane operations verify needs; `batchData()` implements them with the SDK. */
+/** An application package that work still running on the account references. */
+export interface ActivePackageReference {
+  job: string;
+  /** The task; for a reference in the job's job manager task spec, that task's id. */
+  task?: string;
+  applicationId: string;
+  /** Absent: the application's default version at the time the task runs. */
+  version?: string;
+}
+
+/** The data-plane operations hpc-batch needs; `batchData()` implements them with the SDK. */
 export interface BatchData {
   getPool(poolId: string): Promise<PoolStatus>;
   resizePool(poolId: string, target: { dedicated: number; lowPriority: number }): Promise<void>;
   stopResize(poolId: string): Promise<void>;
   listNodes(poolId: string): Promise<NodeStatus[]>;
+  /**
+   * Reboots a node once its running tasks complete (`nodeRebootOption: taskcompletion`: no new
+   * tasks are scheduled meanwhile). Batch reboots only an idle or running node (ComputeNode_Reboot).
+   * A reboot installs the pool's package references again, at the current default version.
+   */
+  rebootNode(poolId: string, nodeId: string): Promise<void>;
+  /**
+   * The application package references of work still running: of each `active` job, its job
+   * manager task's and those of its tasks that are not completed. Retention keeps these versions.
+   */
+  listActivePackageReferences(): Promise<ActivePackageReference[]>;
   /** Adds a job on the pool that stays open (`onAllTasksComplete: noaction`). */
   addJob(jobId: string, poolId: string): Promise<void>;
   /** Switches the job to end once its tasks complete (`onAllTasksComplete: terminatejob`). */
@@ -111,6 +135,20 @@ export function describeBatchError(err: unknown): string {
   const msg = typeof e.body?.message === "object" ? e.body.message.value : e.body?.message;
   const parts = [e.statusCode ? `HTTP ${e.statusCode}` : undefined, code, msg ?? e.message];
   return parts.filter((p) => p !== undefined && p !== "").join(": ");
+}
+
+/** Every item of a paged Batch list (`odata.nextLink` until there is none). */
+async function listAll<T>(
+  first: Promise<T[] & { odatanextLink?: string }>,
+  next: (link: string) => Promise<T[] & { odatanextLink?: string }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  let page = await first;
+  for (;;) {
+    out.push(...page);
+    if (!page.odatanextLink) return out;
+    page = await next(page.odatanextLink);
+  }
 }
 
 async function readStream(stream: NodeJS.ReadableStream | undefined): Promise<string> {
@@ -151,20 +189,63 @@ export function batchData(endpoint: string, credential: TokenCredential): BatchD
       await client.pool.stopResize(poolId);
     },
     async listNodes(poolId) {
-      const nodes: NodeStatus[] = [];
-      let page = await client.computeNode.list(poolId);
-      for (;;) {
-        for (const n of page) {
-          nodes.push({
-            id: n.id ?? "",
-            state: n.state ?? "unknown",
-            schedulingState: n.schedulingState ?? "unknown",
+      const nodes = await listAll(client.computeNode.list(poolId), (link) =>
+        client.computeNode.listNext(link),
+      );
+      return nodes.map((n) => ({
+        id: n.id ?? "",
+        state: n.state ?? "unknown",
+        schedulingState: n.schedulingState ?? "unknown",
+      }));
+    },
+    async rebootNode(poolId, nodeId) {
+      await client.computeNode.reboot(poolId, nodeId, { nodeRebootOption: "taskcompletion" });
+    },
+    async listActivePackageReferences() {
+      // Only what is needed: the server filters by state and returns the selected properties.
+      // Every job not completed: a disabled or terminating job's tasks can still run or be
+      // requeued (JobState in BatchService.json), so their references count too.
+      const jobs = await listAll(
+        client.job.list({
+          jobListOptions: { filter: "state ne 'completed'", select: "id,jobManagerTask" },
+        }),
+        (link) => client.job.listNext(link),
+      );
+      const out: ActivePackageReference[] = [];
+      const seen = new Set<string>();
+      const add = (
+        job: string,
+        task: string | undefined,
+        refs: batch.ApplicationPackageReference[] = [],
+      ) => {
+        for (const r of refs) {
+          const key = JSON.stringify([job, task, r.applicationId, r.version]);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push({
+            job,
+            ...(task !== undefined ? { task } : {}),
+            applicationId: r.applicationId,
+            ...(r.version !== undefined ? { version: r.version } : {}),
           });
         }
-        if (!page.odatanextLink) break;
-        page = await client.computeNode.listNext(page.odatanextLink);
+      };
+      for (const job of jobs) {
+        const jobId = job.id ?? "";
+        // The job manager task is also one of the job's tasks once added; seen dedupes the two.
+        add(jobId, job.jobManagerTask?.id, job.jobManagerTask?.applicationPackageReferences);
+        const tasks = await listAll(
+          client.task.list(jobId, {
+            taskListOptions: {
+              filter: "state ne 'completed'",
+              select: "id,applicationPackageReferences",
+            },
+          }),
+          (link) => client.task.listNext(link),
+        );
+        for (const t of tasks) add(jobId, t.id, t.applicationPackageReferences);
       }
-      return nodes;
+      return out;
     },
     async addJob(jobId, poolId) {
       await client.job.add({ id: jobId, poolInfo: { poolId }, onAllTasksComplete: "noaction" });

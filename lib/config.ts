@@ -8,6 +8,7 @@
  *
  * The pool rules are exported so `components/pool.ts` applies the very same checks to its args.
  */
+import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "./promote";
 import { InputError, InputErrors, throwIfAny } from "./errors";
 import {
   GUID_RE,
@@ -454,6 +455,8 @@ export interface ApplicationSettings {
   folder: string;
   /** `hpc-batch:retainVersions`. */
   retainVersions: number;
+  /** `hpc-batch:promote`: when a release becomes the default version. */
+  promote: Promote;
 }
 
 export interface StackSettings {
@@ -499,6 +502,7 @@ export const CONFIG_DEFAULTS = {
   batchApplicationVersion: "",
   applicationFolder: "hpc-application",
   retainVersions: 5,
+  promote: "on-publish",
 } as const;
 
 /** Every `hpc-batch:*` key; any other key in the namespace is rejected. */
@@ -655,6 +659,12 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
   const retainVersions = collect(errors, () =>
     validateRetainVersions(key("retainVersions"), get("retainVersions")),
   );
+  const promote = collect(errors, () => {
+    const v = get("promote");
+    if (!PROMOTE_VALUES.includes(v as Promote))
+      throw new InputError(key("promote"), v, PROMOTE_RULE);
+    return v as Promote;
+  });
 
   throwIfAny(errors);
   const settings: StackSettings = {
@@ -668,6 +678,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
       displayName: displayName!,
       folder: folder!,
       retainVersions: retainVersions!,
+      promote: promote!,
     },
   };
   if (resourceGroupName !== undefined) settings.resourceGroupName = resourceGroupName;

@@ -71,6 +71,58 @@ export function jwtExpiry(token: string): number | undefined {
   }
 }
 
+/**
+ * Who a token speaks for, for messages that name the identity lacking a role:
+ * `object id <oid> (<upn or app id>)`. Undefined when the token is not a JWT or has no oid.
+ */
+export function tokenIdentity(token: string): string | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3) return undefined;
+  try {
+    const c = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8")) as Record<
+      string,
+      unknown
+    >;
+    if (typeof c.oid !== "string") return undefined;
+    const who = [c.upn, c.unique_name, c.appid, c.azp].find((v) => typeof v === "string");
+    return `object id ${c.oid}${who ? ` (${String(who)})` : ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity behind `credential` for `scope`, or a phrase saying it is not known. */
+export async function describeCaller(credential: TokenCredential, scope: string): Promise<string> {
+  try {
+    const t = await credential.getToken(scope);
+    return (t && tokenIdentity(t.token)) ?? "the signed-in identity";
+  } catch {
+    return "the signed-in identity";
+  }
+}
+
+/**
+ * The credential for the Batch data plane, or why there is none. A bearer token has one
+ * audience, so a ready token for Batch comes from `AZURE_BATCH_ACCESS_TOKEN` (scope
+ * https://batch.core.windows.net/.default); without one, the standard chain (which answers any
+ * scope) is used. When Resource Manager gets a ready token (`AZURE_ACCESS_TOKEN`), Batch needs its
+ * own: an ARM token would be refused.
+ */
+export function batchDataCredential(
+  env: NodeJS.ProcessEnv,
+  creds: Credentials,
+): TokenCredential | { unavailable: string } {
+  const token = env.AZURE_BATCH_ACCESS_TOKEN?.trim();
+  if (token) return staticTokenCredential(token);
+  if (creds.source === "AZURE_ACCESS_TOKEN") {
+    return {
+      unavailable:
+        "AZURE_ACCESS_TOKEN is set but AZURE_BATCH_ACCESS_TOKEN is not (a token has one audience)",
+    };
+  }
+  return creds.arm;
+}
+
 /** Resolves the credentials from the environment (see the module comment for the rules). */
 export function resolveCredentials(env: NodeJS.ProcessEnv = process.env): Credentials {
   const armToken = env.AZURE_ACCESS_TOKEN?.trim();

@@ -25,6 +25,7 @@ import {
   PlanPolicies,
   PlanViolation,
   redact,
+  rolloutText,
   renderJson,
   renderMarkdown,
   SECRET,
@@ -313,6 +314,7 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
   });
   const program = opts.program ?? defaultProgram(packageRoot());
   const outputs = await evaluateProgram(program, root, sim, state);
+  pkg.rollout = rolloutText(sim.registrations);
   phase("program");
 
   // 4. Policies.

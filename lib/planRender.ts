@@ -11,6 +11,7 @@ import { PACKAGE_VERSION_TYPE } from "./planState";
 import type { Registration } from "./simulate";
 
 export const SECRET = "[secret]";
+const POOL_TYPE = "azure-native:batch:Pool";
 export const PLAN_FORMAT = "hpc-batch-plan/1";
 
 /** Property names that hold credentials whatever the program says (ARM and azuread shapes). */
@@ -31,6 +32,8 @@ export interface PlanResource {
   component: boolean;
   /** The settings that matter for review (SKU, VM size, image, node counts, app version...). */
   settings: Record<string, string>;
+  /** A pool only: which changes apply in place (PATCH) and which replace it (`poolUpdates`). */
+  updates?: string;
   /** Every input as the provider would receive it, secrets as `[secret]`. */
   inputs: Record<string, unknown>;
   /** Non-default resource options. */
@@ -59,6 +62,8 @@ export interface PlanPackage {
   files: number;
   /** Files staged into the folder from npm packages first (its stage.json). */
   staged: { to: string; from: string }[];
+  /** When the version becomes the default and which nodes get it when (rolloutText). */
+  rollout?: string[];
 }
 
 export interface PlanViolation {
@@ -254,6 +259,37 @@ export function keySettings(reg: Registration): Record<string, string> {
   return out;
 }
 
+/** Review names of pool properties (Pulumi names), for `poolUpdates`. */
+const POOL_PROPERTY_LABELS: Record<string, string> = {
+  scaleSettings: "scale",
+  startTask: "start task",
+  applicationPackages: "application packages",
+  tags: "tags",
+  metadata: "metadata",
+  vmSize: "VM size",
+  deploymentConfiguration: "image and node agent",
+  networkConfiguration: "network",
+  taskSlotsPerNode: "task slots per node",
+  userAccounts: "user accounts",
+  mountConfiguration: "mounts",
+  interNodeCommunication: "inter-node communication",
+  identity: "node identity",
+  targetNodeCommunicationMode: "node communication mode",
+};
+
+/**
+ * How a Batch pool takes changes, from its options: `ignoreChanges` are the settings the pool's
+ * settings resource PATCHes in place (components/pool.ts), `replaceOnChanges` plus the pool id
+ * replace it. Sorted, so the plan stays stable.
+ */
+export function poolUpdates(reg: Registration): string {
+  const label = (p: string) => POOL_PROPERTY_LABELS[p] ?? p;
+  const byName = (a: string, b: string) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1);
+  const inPlace = reg.options.ignoreChanges.map(label).sort(byName);
+  const replaces = [...reg.options.replaceOnChanges.map(label), "pool id"].sort(byName);
+  return `in place (PATCH): ${inPlace.join(", ") || "none"}; replaces the pool (deletes its nodes): ${replaces.join(", ")}`;
+}
+
 /** The non-default options of a registration. */
 export function planOptions(reg: Registration): Record<string, unknown> {
   const o = reg.options;
@@ -300,6 +336,7 @@ export function planResource(reg: Registration, standIns: string[]): PlanResourc
     ...(reg.parent ? { parent: reg.parent } : {}),
     component: !reg.custom,
     settings: reg.custom ? keySettings(reg) : {},
+    ...(reg.type === POOL_TYPE ? { updates: poolUpdates(reg) } : {}),
     inputs: reg.custom ? planInputs(reg) : {},
     options: planOptions(reg),
     dependsOn: [...new Set(reg.options.dependsOn)].sort(),
@@ -362,6 +399,52 @@ function policySummary(doc: PlanDocument): string {
   return `${c.mandatory} mandatory and ${c.advisory} advisory violation(s)`;
 }
 
+/**
+ * What a release does to nodes, from what the program registered: when the new version becomes
+ * the application's default, and which pools get it when. Package references (and a new default)
+ * reach a pool's nodes only when they join, reboot or are reimaged (Batch PoolPatchParameter
+ * docs; batch-facts.md); task-level references are installed when the task runs.
+ */
+export function rolloutText(
+  registrations: { type: string; name: string; inputs: Record<string, unknown> }[],
+): string[] {
+  const lines: string[] = [];
+  for (const pkg of registrations.filter((r) => r.type.endsWith(":ApplicationPackageVersion"))) {
+    const app = String(pkg.inputs.applicationId);
+    const version = String(pkg.inputs.version);
+    if (pkg.inputs.setDefault === false) {
+      lines.push(
+        `${app} ${version} is published and active, never made the default (setDefault false)`,
+      );
+    } else if (pkg.inputs.promote === "after-canary") {
+      lines.push(
+        `${app} ${version} becomes the default version once \`hpc-batch verify --promote\` has run a ` +
+          "smoke task that references it on the pool (the first release: once active)",
+      );
+    } else {
+      lines.push(`${app} ${version} becomes the default version once active`);
+    }
+    const suffix = new RegExp(`/applications/${app}$`, "i");
+    for (const pool of registrations.filter((r) => r.type === "azure-native:batch:Pool")) {
+      const refs = Array.isArray(pool.inputs.applicationPackages)
+        ? (pool.inputs.applicationPackages as { id?: unknown; version?: unknown }[])
+        : [];
+      const ref = refs.find((r) => typeof r.id === "string" && (suffix.test(r.id) || r.id === app));
+      if (!ref) continue;
+      const name = String(pool.inputs.poolName ?? pool.name);
+      lines.push(
+        ref.version === undefined
+          ? `pool ${name} references ${app} without a version: its nodes install the default when ` +
+              "they join, reboot or are reimaged; running nodes keep theirs until then " +
+              "(hpc-batch set-default --reboot-idle-nodes rolls the idle ones); the pool itself is not changed"
+          : `pool ${name} pins ${app} ${String(ref.version)}: a new version changes the pool ` +
+              "(PATCH of its package references), and its nodes get it when they join, reboot or are reimaged",
+      );
+    }
+  }
+  return lines;
+}
+
 /** The console rendering: a tree, the outputs, the package and the policy result. */
 export function renderText(doc: PlanDocument): string {
   const lines: string[] = [];
@@ -376,7 +459,9 @@ export function renderText(doc: PlanDocument): string {
       lines.push(
         `${indent}${last ? "└─ " : "├─ "}${n.r.name}  ${n.r.type}${settings ? `  (${settings})` : ""}`,
       );
-      walk(n.children, `${indent}${last ? "   " : "│  "}`);
+      const below = `${indent}${last ? "   " : "│  "}`;
+      if (n.r.updates) lines.push(`${below}   changes: ${n.r.updates}`);
+      walk(n.children, below);
     });
   };
   walk(resourceTree(doc.resources), "");
@@ -390,6 +475,7 @@ export function renderText(doc: PlanDocument): string {
     `Package: ${p.applicationId} ${p.version} (${p.versionSource}), ${p.file}, ${humanBytes(p.bytes)}, ${p.files} files, sha256 ${p.sha256}`,
   );
   for (const f of p.staged) lines.push(`  staged ${f.to} from ${f.from}`);
+  for (const r of p.rollout ?? []) lines.push(`  rollout: ${r}`);
   lines.push(`Policies: ${policySummary(doc)}`);
   for (const v of doc.policies.violations) {
     lines.push(`  [${v.level}] ${v.policy}: ${v.message} (${v.urn})`);
@@ -449,6 +535,7 @@ export function renderMarkdown(doc: PlanDocument): string {
     for (const n of nodes) {
       const settings = settingsText(n.r, mdCode);
       out.push(`${indent}- **${n.r.name}** ${mdCode(n.r.type)}${settings ? ` — ${settings}` : ""}`);
+      if (n.r.updates) out.push(`${indent}  - changes: ${n.r.updates}`);
       walk(n.children, `${indent}  `);
     }
   };
@@ -468,6 +555,9 @@ export function renderMarkdown(doc: PlanDocument): string {
   if (p.staged.length) {
     const list = p.staged.map((f) => `${mdCode(f.to)} from ${mdCode(f.from)}`).join(", ");
     out.push("", `Staged into the folder before packaging: ${list}.`);
+  }
+  if (p.rollout?.length) {
+    out.push("", "Rollout:", "", ...p.rollout.map((r) => `- ${r}`));
   }
   out.push("", "## Policies", "");
   if (doc.policies.violations.length === 0) out.push(`Policies: ${policySummary(doc)}.`);

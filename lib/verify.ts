@@ -4,10 +4,15 @@
  * steady with a usable node (optionally resizing a fixed-scale pool first and always scaling it
  * back), runs the smoke task as a job (package referenced by the task), reports its exit code,
  * failure information and stdout, and always deletes the job.
+ *
+ * With `promote`, the version need not be the default yet: the smoke task is then its canary. It
+ * references the version at task level, so Batch installs it on the node just before the task
+ * runs while the pool's nodes keep the default (batch-facts.md), and only when it passes does the
+ * version become the default (ARM PATCH of the application).
  */
 import type { TokenCredential } from "@azure/identity";
 import type { BatchApplications } from "./armBatchApps";
-import { type Credentials, staticTokenCredential } from "./credentials";
+import { batchDataCredential, type Credentials } from "./credentials";
 import { BatchData, describeBatchError, NodeStatus, PoolStatus, TaskStatus } from "./batchData";
 import { InputError, throwIfAny } from "./errors";
 import {
@@ -19,6 +24,7 @@ import {
   validateResourceGroupName,
 } from "./naming";
 import { SmokeTask, smokeTask } from "./smokeTask";
+import type { Rollout } from "./defaultVersion";
 
 /** What verify needs to know about a deployed stack. */
 export interface VerifyTarget {
@@ -32,8 +38,14 @@ export interface VerifyTarget {
   version: string;
 }
 
-/** The two ARM reads verify makes (lib/armBatchApps.ts, api-version 2024-07-01). */
-export type ApplicationReads = Pick<BatchApplications, "getApplication" | "getVersion">;
+/**
+ * The ARM calls verify makes (lib/armBatchApps.ts, api-version 2025-06-01): two reads, and with
+ * `promote` the PATCH of the application's default version.
+ */
+export type ApplicationCalls = Pick<
+  BatchApplications,
+  "getApplication" | "getVersion" | "updateApplication"
+>;
 
 /** Reports progress while verify waits; the CLI draws a bar on a TTY and lines in CI. */
 export interface VerifyProgress {
@@ -62,14 +74,21 @@ export interface VerifyReport {
   /** The task's stderr.txt, fetched when the task failed after it ran. */
   stderr?: string;
   resize?: { from: { dedicated: number; lowPriority: number }; to: number; restored: boolean };
+  /** Set when `promote` made the version the default: the change and the pool's nodes after it. */
+  rollout?: Rollout;
   durationMs: number;
 }
 
 export interface VerifyOptions {
   target: VerifyTarget;
   batch: BatchData;
-  /** The application's ARM reads, bound to the target's account. */
-  apps: ApplicationReads;
+  /** The application's ARM calls, bound to the target's account. */
+  apps: ApplicationCalls;
+  /**
+   * Accept a version that is not the default yet, run the smoke task as its canary and make it the
+   * default only when the canary passes. Without it, the version must already be the default.
+   */
+  promote?: boolean;
   /** Resize the (fixed-scale) pool to this many dedicated nodes first; scale back after. */
   nodes?: number;
   /** Limit for everything verify waits for before cleanup. */
@@ -148,6 +167,8 @@ export async function verifyDeployment(opts: VerifyOptions): Promise<VerifyRepor
     );
 
   let jobCreated = false;
+  /** With `promote`, the default the version must replace once its canary passes. */
+  let canary: { previous?: string } | undefined;
   try {
     await steps();
   } catch (err) {
@@ -160,6 +181,7 @@ export async function verifyDeployment(opts: VerifyOptions): Promise<VerifyRepor
   } finally {
     await cleanup();
   }
+  if (canary) await promote(canary.previous);
   report.ok = report.checks.every((c) => c.ok);
   report.durationMs = now() - started;
   return report;
@@ -176,13 +198,22 @@ export async function verifyDeployment(opts: VerifyOptions): Promise<VerifyRepor
       state === "Active",
       `${t.applicationId} ${t.version} ${state ? `is ${state}` : "does not exist"}`,
     );
-    check(
-      "default version",
-      defaultVersion === t.version,
-      defaultVersion === t.version
-        ? `${t.applicationId} defaults to ${t.version}`
-        : `${t.applicationId} defaults to ${defaultVersion ?? "no version"}, not ${t.version}`,
-    );
+    if (opts.promote && defaultVersion !== t.version) {
+      canary = { previous: defaultVersion };
+      check(
+        "default version",
+        true,
+        `${t.applicationId} defaults to ${defaultVersion ?? "no version"}; ${t.version} runs as a canary first`,
+      );
+    } else {
+      check(
+        "default version",
+        defaultVersion === t.version,
+        defaultVersion === t.version
+          ? `${t.applicationId} defaults to ${t.version}`
+          : `${t.applicationId} defaults to ${defaultVersion ?? "no version"}, not ${t.version}`,
+      );
+    }
     if (!active) return;
 
     // 2. The pool: active, optionally resized, then steady.
@@ -280,6 +311,55 @@ export async function verifyDeployment(opts: VerifyOptions): Promise<VerifyRepor
         ? `did not run: ${failure ?? "no exit code"}`
         : `exit code ${done.exitCode}${failure ? ` (${failure})` : ""}${done.nodeId ? ` on ${done.nodeId}` : ""}`,
     );
+  }
+
+  /**
+   * After the canary: makes the version the default only when every check passed (a failed
+   * cleanup too stops it: the report must be all green to promote), then lists the pool's nodes
+   * to tell which keep the old default.
+   */
+  async function promote(previous: string | undefined): Promise<void> {
+    const still = `the default is still ${previous ?? "unset"}`;
+    const failed = report.checks.filter((c) => !c.ok);
+    if (failed.length > 0) {
+      const smoke = failed.find((c) => c.name === "smoke task");
+      const why = smoke
+        ? `its canary failed (${smoke.detail})`
+        : `verify failed before its canary passed (${failed.map((c) => c.name).join(", ")})`;
+      check(
+        "promoted",
+        false,
+        `${t.applicationId} ${t.version} is not the default: ${why}; ${still}`,
+      );
+      return;
+    }
+    try {
+      await opts.apps.updateApplication(t.applicationId, { defaultVersion: t.version });
+    } catch (err) {
+      check(
+        "promoted",
+        false,
+        `${t.applicationId} ${t.version} passed its canary but setting it as the default failed (${describeBatchError(err)}); ${still}`,
+      );
+      return;
+    }
+    check(
+      "promoted",
+      true,
+      `${t.applicationId} defaults to ${t.version} (was ${previous ?? "unset"})`,
+    );
+    const rollout: Rollout = {
+      applicationId: t.applicationId,
+      poolId: t.poolId,
+      version: t.version,
+      previous,
+    };
+    try {
+      rollout.nodes = await batch.listNodes(t.poolId);
+    } catch (err) {
+      rollout.nodesError = describeBatchError(err);
+    }
+    report.rollout = rollout;
   }
 
   /** Deletes the job and scales the pool back, whatever happened before. */
@@ -419,21 +499,15 @@ export function targetFromOutputs(outputs: Record<string, unknown>, source: stri
   return t;
 }
 
-/**
- * The credential for the Batch data plane. A bearer token has one audience, so a ready token for
- * Batch comes from `AZURE_BATCH_ACCESS_TOKEN` (scope https://batch.core.windows.net/.default);
- * without one, the standard chain (which answers any scope) is used. When Resource Manager gets a
- * ready token (`AZURE_ACCESS_TOKEN`), Batch needs its own: an ARM token would be refused.
- */
+/** The credential for the Batch data plane (lib/credentials `batchDataCredential`), or a refusal. */
 export function batchCredential(env: NodeJS.ProcessEnv, creds: Credentials): TokenCredential {
-  const token = env.AZURE_BATCH_ACCESS_TOKEN?.trim();
-  if (token) return staticTokenCredential(token);
-  if (creds.source === "AZURE_ACCESS_TOKEN") {
+  const credential = batchDataCredential(env, creds);
+  if ("unavailable" in credential) {
     throw new InputError(
       "AZURE_BATCH_ACCESS_TOKEN",
       undefined,
       "must be set to a token for https://batch.core.windows.net when AZURE_ACCESS_TOKEN is used (a token has one audience); or unset both to use the Azure credential chain",
     );
   }
-  return creds.arm;
+  return credential;
 }

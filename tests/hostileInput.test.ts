@@ -43,7 +43,7 @@ const RETIRED_IMAGE_RULE =
   "Ubuntu 18.04 and 20.04 images are retired; use canonical/ubuntu-24_04-lts/server/latest";
 const OBJECT_RULE = "must be an object (a YAML mapping under the key)";
 const KNOWN_KEYS =
-  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerObjectId, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
+  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerObjectId, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:promote, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
 const KNOWN_POOL_KEYS =
   "vmSize, dedicatedNodes, spotNodes, autoScaleFormula, autoScaleEvaluationInterval, taskSlotsPerNode, image, customImageId, nodeAgentSkuId, startTask";
 const FORMULA = "$TargetLowPriorityNodes = min(4, $PendingTasks.GetSample(1));";

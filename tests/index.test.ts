@@ -135,6 +135,7 @@ test("the config under test is Pulumi.dev.yaml plus Pulumi.yaml's defaults", () 
     "hpc-batch:deployerObjectId",
     "hpc-batch:deployerPrincipalType",
     "hpc-batch:pool",
+    "hpc-batch:promote",
     "hpc-batch:publicNetworkAccess",
     "hpc-batch:resourceGroupName",
     "hpc-batch:retainVersions",
@@ -167,6 +168,7 @@ test("it registers exactly the resource group, the three components and their ch
       `${PACKAGE_TYPE} app-package-version <- hpc-batch:batch:ApplicationPackage`,
       "hpc-batch:batch:BatchPool pool <- stack",
       "azure-native:batch:Pool pool <- hpc-batch:batch:BatchPool",
+      "pulumi-nodejs:dynamic/batch:PoolSettings pool-settings <- hpc-batch:batch:BatchPool",
     ].sort(),
   );
 });
@@ -274,7 +276,8 @@ test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the accoun
     taskSlotsPerNode: 2,
     targetNodeCommunicationMode: "Simplified",
     identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
-    applicationPackages: [{ id: APP_ID, version }],
+    // The application without a version: its default version (a release leaves the pool alone).
+    applicationPackages: [{ id: APP_ID }],
     tags: TAGS,
   });
   expect(devPool.autoScaleFormula).toContain("$TargetDedicatedNodes = 0;");
@@ -286,6 +289,15 @@ test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the accoun
     "userAccounts",
     "mountConfiguration",
     "interNodeCommunication",
+    "identity",
+    "targetNodeCommunicationMode",
+  ]);
+  // Changed in place by the pool's settings resource (PATCH), never by azure-native's PUT.
+  expect(pool.options.ignoreChanges).toEqual([
+    "scaleSettings",
+    "startTask",
+    "applicationPackages",
+    "tags",
   ]);
   expect(pool.options.deleteBeforeReplace).toBe(true);
   // The pool waits for the resource group, the Batch account and its identity (its inputs come from them).
@@ -332,6 +344,9 @@ test("application package: the staged folder, zipped, published as the computed 
     bytes,
     packageVersion: version,
     setDefault: true,
+    promote: "after-canary",
+    restartPending: false,
+    batchAccountEndpoint: `${BATCH_NAME}.westeurope.batch.azure.com`,
     retainVersions: 5,
     armEndpoint: "https://management.azure.com",
     allowUpdates: false,

@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import {
   DEFAULT_ARM_ENDPOINT,
   armScope,
+  batchDataCredential,
   ensureToken,
   resolveCredentials,
 } from "../../lib/credentials";
@@ -40,6 +41,8 @@ interface PublishFlags {
   armEndpoint?: string;
   displayName?: string;
   retain?: string;
+  batchEndpoint?: string;
+  restartPending?: boolean;
   json?: boolean;
 }
 
@@ -54,6 +57,9 @@ export interface PublishArgs {
   armEndpoint: string;
   displayName?: string;
   retainVersions?: number;
+  /** The Batch account's data-plane endpoint; unset: the one the account reports. */
+  batchEndpoint?: string;
+  restartPending: boolean;
   json: boolean;
 }
 
@@ -121,6 +127,20 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
       "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com",
     );
   }
+  let batchEndpoint: string | undefined;
+  if (flags.batchEndpoint !== undefined) {
+    const withScheme = /^[a-z]+:\/\//i.test(flags.batchEndpoint)
+      ? flags.batchEndpoint
+      : `https://${flags.batchEndpoint}`;
+    if (!isHttpsEndpoint(withScheme)) {
+      throw new InputError(
+        "--batch-endpoint",
+        flags.batchEndpoint,
+        "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL",
+      );
+    }
+    batchEndpoint = withScheme.replace(/\/+$/, "");
+  }
   return {
     zip,
     subscriptionId,
@@ -132,6 +152,8 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
     armEndpoint: armEndpoint.replace(/\/+$/, ""),
     displayName: flags.displayName,
     retainVersions,
+    batchEndpoint,
+    restartPending: flags.restartPending === true,
     json: flags.json === true,
   };
 }
@@ -152,7 +174,18 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--set-default", "make this version the application's default once it is active")
     .option("--arm-endpoint <url>", `Resource Manager endpoint (default ${DEFAULT_ARM_ENDPOINT})`)
     .option("--display-name <name>", "the application's display name (default: its id)")
-    .option("--retain <n>", "keep the newest n versions (1 to 40) and delete older ones")
+    .option(
+      "--retain <n>",
+      "keep the newest n versions (1 to 40) and delete older ones, never the default or one a pool or running work references (reads running jobs through the Batch data plane)",
+    )
+    .option(
+      "--batch-endpoint <host>",
+      "the Batch account's endpoint, where --retain reads running jobs (default: the one the account reports)",
+    )
+    .option(
+      "--restart-pending",
+      "a Pending version left by an interrupted run whose upload URL cannot be had again is deleted (never active, so unused) and created anew",
+    )
     .option("--json", "print the result as JSON")
     .action(async (flags: PublishFlags) => {
       const args = parsePublishFlags(flags);
@@ -165,6 +198,7 @@ export function register(program: Command, ctx: CommandContext): void {
       });
       const credentials = resolveCredentials();
       await ensureToken(credentials.arm, armScope(args.armEndpoint));
+      const batch = batchDataCredential(process.env, credentials);
       // With --json, stdout carries only the result; progress goes to stderr.
       const reporter = createPublishReporter(args.json ? process.stderr : process.stdout);
       try {
@@ -184,6 +218,10 @@ export function register(program: Command, ctx: CommandContext): void {
           package: { path: args.zip, ...digest },
           setDefault: args.setDefault,
           retainVersions: args.retainVersions,
+          restartPending: args.restartPending,
+          ...("unavailable" in batch
+            ? { runningReferencesUnavailable: batch.unavailable }
+            : { batch: { credential: batch, endpoint: args.batchEndpoint } }),
           onEvent: (e) => reporter.onEvent(e),
         });
         if (args.json) {

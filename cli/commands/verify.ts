@@ -8,9 +8,10 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
-import { batchApplications } from "../../lib/armBatchApps";
-import { batchData } from "../../lib/batchData";
+import { batchData, type BatchData } from "../../lib/batchData";
+import { type BatchApplications, batchApplications } from "../../lib/armBatchApps";
 import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "../../lib/credentials";
+import { describeRollout } from "../../lib/defaultVersion";
 import { InputError } from "../../lib/errors";
 import { isHttpsEndpoint } from "../../lib/naming";
 import { formatDuration } from "../../lib/progress";
@@ -21,24 +22,84 @@ import {
   taskStateIndex,
   type VerifyProgress,
   type VerifyReport,
+  type VerifyTarget,
   verifyDeployment,
 } from "../../lib/verify";
 import { EXIT_FAILED, type CommandContext } from "../main";
 
-interface VerifyFlags {
+/** The flags every command that acts on a deployed stack takes (verify, set-default). */
+export interface StackFlags {
   stack: string;
   outputs?: string;
+  batchEndpoint?: string;
+  armEndpoint: string;
+}
+
+interface VerifyFlags extends StackFlags {
   nodes?: string;
   timeout: string;
   poll: string;
-  batchEndpoint?: string;
-  armEndpoint: string;
+  promote?: boolean;
   json?: boolean;
 }
 
 function httpsUrl(flag: string, value: string): string {
   if (!isHttpsEndpoint(value)) throw new InputError(flag, value, "must be an https:// URL");
   return value.replace(/\/+$/, "");
+}
+
+/** Adds the StackFlags options to a command. */
+export function stackOptions(command: Command): Command {
+  return command
+    .requiredOption("--stack <name>", "the deployed stack")
+    .option(
+      "--outputs <file>",
+      "the stack's outputs as JSON (pulumi stack output --json); default: ask the Pulumi CLI",
+    )
+    .option(
+      "--batch-endpoint <url>",
+      "Batch account endpoint (default: the batchAccountEndpoint output)",
+    )
+    .option("--arm-endpoint <url>", "Resource Manager endpoint", DEFAULT_ARM_ENDPOINT);
+}
+
+/** A deployed stack's target with its ARM application calls and Batch data plane, authenticated. */
+export interface DeployedStack {
+  target: VerifyTarget;
+  apps: BatchApplications;
+  batch: BatchData;
+}
+
+/**
+ * Checks the endpoint flags, reads the stack's outputs and resolves the credentials, in that order,
+ * so bad input fails (exit 2) before any call to Azure.
+ */
+export async function deployedStack(o: StackFlags): Promise<DeployedStack> {
+  const armEndpoint = httpsUrl("--arm-endpoint", o.armEndpoint);
+  const batchEndpoint =
+    o.batchEndpoint === undefined ? undefined : httpsUrl("--batch-endpoint", o.batchEndpoint);
+  const { outputs, source } = await readStackOutputs(o.stack, o.outputs);
+  const target = targetFromOutputs(outputs, source);
+  if (batchEndpoint) target.batchEndpoint = batchEndpoint;
+  const creds = resolveCredentials();
+  const batchCred = batchCredential(process.env, creds);
+  return {
+    target,
+    batch: batchData(target.batchEndpoint, batchCred),
+    apps: batchApplications({
+      endpoint: armEndpoint,
+      credential: creds.arm,
+      subscriptionId: target.subscriptionId,
+      resourceGroup: target.resourceGroupName,
+      account: target.accountName,
+    }),
+  };
+}
+
+/** The command that reboots the idle nodes onto `version`, for the flags this run was given. */
+export function rollCommand(o: StackFlags, version: string): string {
+  const outputs = o.outputs === undefined ? "" : ` --outputs ${o.outputs}`;
+  return `hpc-batch set-default --stack ${o.stack}${outputs} --version ${version} --reboot-idle-nodes`;
 }
 
 /** The stack's outputs: `--outputs <file>`, else `pulumi stack output --json --stack <name>`. */
@@ -127,7 +188,7 @@ function progressPrinter(stream: NodeJS.WriteStream): VerifyProgress & { stop():
   };
 }
 
-function renderVerdict(r: VerifyReport): string {
+function renderVerdict(r: VerifyReport, roll: string): string {
   const lines: string[] = [];
   const block = (title: string, text: string) => {
     lines.push(
@@ -145,20 +206,18 @@ function renderVerdict(r: VerifyReport): string {
   lines.push(
     r.ok ? `verify: OK in ${took}` : `verify: FAILED (${failed.join(", ")}) after ${took}`,
   );
+  if (r.rollout) lines.push(describeRollout(r.rollout, roll));
   return `${lines.join("\n")}\n`;
 }
 
 export function register(program: Command, ctx: CommandContext): void {
-  program
-    .command("verify")
-    .description(
-      "Check a deployed stack: package version Active and default, pool steady with a usable node, a smoke job runs the package; the job is always deleted",
-    )
-    .requiredOption("--stack <name>", "the deployed stack")
-    .option(
-      "--outputs <file>",
-      "the stack's outputs as JSON (pulumi stack output --json); default: ask the Pulumi CLI",
-    )
+  stackOptions(
+    program
+      .command("verify")
+      .description(
+        "Check a deployed stack: package version Active and default (--promote: made the default once the smoke task passed as its canary), pool steady with a usable node, a smoke job runs the package; the job is always deleted",
+      ),
+  )
     .option(
       "--nodes <n>",
       "first resize the fixed-scale pool to n dedicated nodes (scaled back after)",
@@ -166,10 +225,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--timeout <duration>", "limit for the waits, e.g. 900, 15m, 1h", "30m")
     .option("--poll <duration>", "delay between polls", "5s")
     .option(
-      "--batch-endpoint <url>",
-      "Batch account endpoint (default: the batchAccountEndpoint output)",
+      "--promote",
+      "the version need not be the default: run the smoke task as its canary and make it the default only if it passes",
     )
-    .option("--arm-endpoint <url>", "Resource Manager endpoint", DEFAULT_ARM_ENDPOINT)
     .option("--json", "print the report as JSON (progress goes to stderr)")
     .action(async (o: VerifyFlags) => {
       let nodes: number | undefined;
@@ -181,14 +239,7 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       const timeoutMs = parseDuration("--timeout", o.timeout);
       const pollMs = parseDuration("--poll", o.poll);
-      const armEndpoint = httpsUrl("--arm-endpoint", o.armEndpoint);
-      const batchEndpoint =
-        o.batchEndpoint === undefined ? undefined : httpsUrl("--batch-endpoint", o.batchEndpoint);
-      const { outputs, source } = await readStackOutputs(o.stack, o.outputs);
-      const target = targetFromOutputs(outputs, source);
-      if (batchEndpoint) target.batchEndpoint = batchEndpoint;
-      const creds = resolveCredentials();
-      const batchCred = batchCredential(process.env, creds);
+      const { target, apps, batch } = await deployedStack(o);
 
       const stream = o.json ? process.stderr : process.stdout;
       stream.write(
@@ -199,14 +250,9 @@ export function register(program: Command, ctx: CommandContext): void {
       try {
         report = await verifyDeployment({
           target,
-          batch: batchData(target.batchEndpoint, batchCred),
-          apps: batchApplications({
-            endpoint: armEndpoint,
-            credential: creds.arm,
-            subscriptionId: target.subscriptionId,
-            resourceGroup: target.resourceGroupName,
-            account: target.accountName,
-          }),
+          batch,
+          apps,
+          promote: o.promote === true,
           nodes,
           timeoutMs,
           pollMs,
@@ -216,7 +262,7 @@ export function register(program: Command, ctx: CommandContext): void {
         progress.stop();
       }
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(renderVerdict(report));
+      else process.stdout.write(renderVerdict(report, rollCommand(o, target.version)));
       if (!report.ok) ctx.setExitCode(EXIT_FAILED);
     });
 }

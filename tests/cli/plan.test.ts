@@ -22,6 +22,12 @@ async function plan(args: string[]): Promise<CliResult> {
   return result!;
 }
 
+/** How the dev stack's pool takes changes (lib/planRender poolUpdates). */
+const POOL_CHANGES =
+  "in place (PATCH): application packages, scale, start task, tags; replaces the pool (deletes its nodes): " +
+  "image and node agent, inter-node communication, mounts, network, node communication mode, node identity, " +
+  "pool id, task slots per node, user accounts, VM size";
+
 const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8");
 
 describe("hpc-batch plan on the dev stack", () => {
@@ -40,6 +46,10 @@ describe("hpc-batch plan on the dev stack", () => {
     );
     expect(res.stdout).toContain(
       `\nWrote ${path.join(out(), "plan.json")} and ${path.join(out(), "plan.md")}\n`,
+    );
+    // Under the pool: which changes are PATCHed in place and which replace it.
+    expect(res.stdout).toContain(
+      `)\n│  │     changes: ${POOL_CHANGES}\n│  └─ pool-settings  pulumi-nodejs:dynamic/batch:PoolSettings  (`,
     );
   });
 
@@ -84,6 +94,7 @@ describe("hpc-batch plan on the dev stack", () => {
         "app-package",
       ],
       ["azure-native:batch:Pool", "pool", "pool"],
+      ["pulumi-nodejs:dynamic/batch:PoolSettings", "pool-settings", "pool"],
     ]);
     for (const r of doc.resources) {
       const keys = ["urn", "type", "name", ...(r.parent ? ["parent"] : [])];
@@ -91,6 +102,8 @@ describe("hpc-batch plan on the dev stack", () => {
         ...keys,
         "component",
         "settings",
+        // A pool says which changes it takes in place and which replace it.
+        ...(r.type === "azure-native:batch:Pool" ? ["updates"] : []),
         "inputs",
         "options",
         "dependsOn",
@@ -106,9 +119,10 @@ describe("hpc-batch plan on the dev stack", () => {
       nodeAgentSkuId: "batch.node.ubuntu 24.04",
       scale: "autoscale every PT5M",
       taskSlotsPerNode: "2",
-      applicationPackages: `ffmpeg ${doc.package.version}`,
+      applicationPackages: "ffmpeg (default)",
       nodeCommunication: "Simplified",
     });
+    expect(pool.updates).toBe(POOL_CHANGES);
     expect(Object.keys(doc.outputs)).toEqual([
       "subscriptionId",
       "location",
@@ -164,6 +178,14 @@ describe("hpc-batch plan on the dev stack", () => {
       bytes: built.bytes,
       files: built.files,
       staged: [{ to: "bin/ffmpeg", from: "@ffmpeg-installer/linux-x64/ffmpeg" }],
+      rollout: [
+        expect.stringMatching(
+          new RegExp(`^ffmpeg ${version.replace(/\./g, "\\.")} becomes the default version once`),
+        ),
+        expect.stringMatching(
+          /^pool [\w-]+ references ffmpeg without a version: its nodes install the default when they join, reboot or are reimaged/,
+        ),
+      ],
     });
     expect(built.bytes).toBeGreaterThan(10_000_000);
     expect(doc.policies).toEqual({ ran: true, violations: [] });
@@ -183,6 +205,7 @@ describe("hpc-batch plan on the dev stack", () => {
     expect(md).toContain(
       "  - **pool** `azure-native:batch:Pool` — name: `hpc-batch-dev-pool`, vmSize: `Standard_D2s_v5`",
     );
+    expect(md).toContain(`\n    - changes: ${POOL_CHANGES}\n`);
     expect(md).toContain("| `subscriptionId` | `00000000-0000-0000-0000-000000000000` † |");
     expect(md).toContain(
       "Staged into the folder before packaging: `bin/ffmpeg` from `@ffmpeg-installer/linux-x64/ffmpeg`.",

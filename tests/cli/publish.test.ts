@@ -12,6 +12,7 @@ import {
 import { buildPackage, type PackageInfo } from "../../lib/zip";
 import { runCli } from "../helpers";
 import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
+import { startBatchStandIn } from "../support/batchStandIn";
 import {
   startArmBatchStandIn,
   type ArmBatchStandIn,
@@ -216,7 +217,7 @@ describe("hpc-batch publish", () => {
     expect(first.code).toBe(0);
     const mb = (ffmpegZip.bytes / 1e6).toFixed(1);
     expect(first.stdout.split("\n")).toEqual([
-      "application ffmpeg: created (allowUpdates false)",
+      "application ffmpeg: created (locked: allowUpdates false)",
       "version 6.1.0: created (Pending)",
       expect.stringMatching(
         new RegExp(
@@ -224,7 +225,9 @@ describe("hpc-batch publish", () => {
         ),
       ),
       "activate: version 6.1.0 is Active",
-      "default version: 6.1.0",
+      "default version: 6.1.0; pools that reference ffmpeg without a version: nodes install it " +
+        "when they join the pool, reboot or are reimaged; running nodes keep the version they " +
+        "have until then",
       `published: ffmpeg 6.1.0 is Active (${mb} MB uploaded)`,
       "",
     ]);
@@ -255,13 +258,14 @@ describe("hpc-batch publish", () => {
       bytesUploaded: 0,
       activated: false,
       defaultVersion: "6.1.0",
+      previousDefaultVersion: "6.1.0",
       deletedVersions: [],
       applicationResourceId: APP_ID,
       packageReference: { id: APP_ID, version: "6.1.0" },
     });
     // --json keeps stdout to the result; the step lines go to stderr.
     expect(again.stderr).toBe(
-      "application ffmpeg: exists\n" +
+      "application ffmpeg: exists (locked)\n" +
         `version 6.1.0: already active with sha256 ${ffmpegZip.sha256.slice(0, 12)}; nothing to upload\n`,
     );
     expect(a.requests.map((r) => r.method)).toEqual(["GET", "GET"]);
@@ -293,21 +297,68 @@ describe("hpc-batch publish", () => {
     expect(JSON.parse(res.stdout)).toMatchObject({ outcome: "published", activated: true });
   });
 
-  test("--set-default and --retain: the new default replaces the old one, which retention prunes", async () => {
+  test("--set-default and --retain: the new default replaces the old one, which retention prunes under the lock", async () => {
     const a = await standIn();
-    const z1 = await smallZip("r1", "1\n");
-    const z2 = await smallZip("r2", "2\n");
-    expect(
-      (await runCli(flags(a, { "--zip": z1, "--version": "1.0.0" }, ["--set-default"]))).code,
-    ).toBe(0);
+    const batchToken = fakeEntraToken({ audience: "https://batch.core.windows.net" });
+    const b = await startBatchStandIn({
+      subscriptionId: SUB,
+      resourceGroupName: RG,
+      accountName: ACCOUNT,
+      poolId: "render",
+      applicationId: "ffmpeg",
+      version: "1.0.1",
+      pool: { targetDedicatedNodes: 0, nodes: [] },
+      task: [],
+      batchToken,
+      armToken: token,
+    });
+    try {
+      process.env.AZURE_BATCH_ACCESS_TOKEN = batchToken;
+      const z1 = await smallZip("r1", "1\n");
+      const z2 = await smallZip("r2", "2\n");
+      expect(
+        (await runCli(flags(a, { "--zip": z1, "--version": "1.0.0" }, ["--set-default"]))).code,
+      ).toBe(0);
+      const res = await runCli(
+        flags(
+          a,
+          { "--zip": z2, "--version": "1.0.1", "--retain": "1", "--batch-endpoint": b.url },
+          ["--set-default"],
+        ),
+      );
+      expect(res.code).toBe(0);
+      expect(res.stdout.split("\n").slice(-5)).toEqual([
+        "application ffmpeg: unlocked (allowUpdates true) to delete versions",
+        "application ffmpeg: locked again (allowUpdates false)",
+        "retention: kept 1 (1.0.1), deleted 1.0.0",
+        "published: ffmpeg 1.0.1 is Active (0.0 MB uploaded)",
+        "",
+      ]);
+      expect([...a.applications.get("ffmpeg")!.versions.keys()]).toEqual(["1.0.1"]);
+      expect(a.applications.get("ffmpeg")!.allowUpdates).toBe(false);
+      expect(b.calls()).toEqual(["GET /jobs"]);
+      expect(b.violations).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("--retain without a Batch token next to AZURE_ACCESS_TOKEN: nothing deleted, the reason shown", async () => {
+    const a = await standIn();
+    const z1 = await smallZip("s1", "1\n");
+    const z2 = await smallZip("s2", "2\n");
+    await runCli(flags(a, { "--zip": z1, "--version": "1.0.0" }, ["--set-default"]));
     const res = await runCli(
-      flags(a, { "--zip": z2, "--version": "1.0.1", "--retain": "1" }, ["--set-default", "--json"]),
+      flags(a, { "--zip": z2, "--version": "1.0.1", "--retain": "1" }, ["--set-default"]),
     );
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toMatchObject({
-      defaultVersion: "1.0.1",
-      deletedVersions: ["1.0.0"],
-    });
-    expect([...a.applications.get("ffmpeg")!.versions.keys()]).toEqual(["1.0.1"]);
+    expect(res.stdout.split("\n").slice(-3)).toEqual([
+      "retention: skipped, nothing deleted: the running jobs' package references cannot be read " +
+        "(AZURE_ACCESS_TOKEN is set but AZURE_BATCH_ACCESS_TOKEN is not (a token has one audience)), " +
+        "so no version is known to be unused; would delete 1.0.0 (the release itself succeeded)",
+      "published: ffmpeg 1.0.1 is Active (0.0 MB uploaded)",
+      "",
+    ]);
+    expect([...a.applications.get("ffmpeg")!.versions.keys()]).toEqual(["1.0.0", "1.0.1"]);
   });
 });

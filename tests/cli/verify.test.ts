@@ -2,7 +2,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runCli } from "../helpers";
+import { startAzurite, type Azurite } from "../support/azurite";
 import { BatchScenario, startBatchStandIn } from "../support/batchStandIn";
+import { stackOutputs, startDeployedStack } from "../support/deployedStack";
 
 const scenario: BatchScenario = {
   subscriptionId: "11111111-2222-3333-4444-555555555555",
@@ -182,4 +184,91 @@ test("a ready ARM token without a Batch token is bad input (one token, one audie
   expect(res.stderr).toBe(
     "hpc-batch verify: AZURE_BATCH_ACCESS_TOKEN (unset) is invalid: must be set to a token for https://batch.core.windows.net when AZURE_ACCESS_TOKEN is used (a token has one audience); or unset both to use the Azure credential chain\n",
   );
+});
+
+describe("verify --promote", () => {
+  let azurite: Azurite;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+  });
+  afterAll(async () => {
+    await azurite.stop();
+  });
+
+  async function promote(task: BatchScenario["task"]) {
+    const stack = await startDeployedStack({
+      azurite,
+      versions: [{ name: "1.2.0" }, { name: "1.3.0" }],
+      defaultVersion: "1.2.0",
+      batch: {
+        version: "1.3.0",
+        task,
+        pool: { targetDedicatedNodes: 2, nodes: ["idle", "running"] },
+      },
+    });
+    const file = path.join(tmp, "outputs.json");
+    fs.writeFileSync(file, JSON.stringify(stackOutputs(stack.batch.url, "1.3.0")));
+    try {
+      const res = await runCli([
+        "verify",
+        "--stack",
+        "dev",
+        "--outputs",
+        file,
+        "--arm-endpoint",
+        stack.arm.url,
+        "--poll",
+        "1ms",
+        "--promote",
+      ]);
+      expect(stack.arm.violations).toEqual([]);
+      expect(stack.batch.violations).toEqual([]);
+      return { res, stack, file };
+    } finally {
+      await stack.close();
+    }
+  }
+
+  test("a passing canary: the new default, which nodes keep the old one, the command to roll them", async () => {
+    const { res, stack, file } = await promote([
+      { state: "running" },
+      { state: "completed", exitCode: 0 },
+    ]);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(stack.arm.requests.filter((r) => r.method === "PATCH").map((r) => r.body)).toEqual([
+      { properties: { defaultVersion: "1.3.0" } },
+    ]);
+    expect(stack.arm.applications.get("ffmpeg")?.defaultVersion).toBe("1.3.0");
+    const lines = res.stdout.split("\n");
+    expect(lines.filter((l) => /^(ok|FAIL) /.test(l)).slice(1, 2)).toEqual([
+      "ok   default version: ffmpeg defaults to 1.2.0; 1.3.0 runs as a canary first",
+    ]);
+    expect(lines.filter((l) => /^(ok|FAIL) /.test(l)).at(-1)).toBe(
+      "ok   promoted: ffmpeg defaults to 1.3.0 (was 1.2.0)",
+    );
+    expect(lines.slice(-3)).toEqual([
+      expect.stringMatching(/^verify: OK in \d+s$/),
+      `default version: 1.3.0 (was 1.2.0). 2 nodes in pool ffmpeg-pool keep 1.2.0 until they reboot or are reimaged; nodes that join get 1.3.0. Roll the 1 idle node now: hpc-batch set-default --stack dev --outputs ${file} --version 1.3.0 --reboot-idle-nodes`,
+      "",
+    ]);
+  });
+
+  test("a failed canary: exit 1, no PATCH, the version, exit code and the default still in place", async () => {
+    const { res, stack } = await promote([
+      {
+        state: "completed",
+        exitCode: 126,
+        failureInfo: { category: "usererror", code: "FailureExitCode", message: "exit code 126" },
+      },
+    ]);
+    expect(res.code).toBe(1);
+    expect(stack.arm.requests.filter((r) => r.method === "PATCH")).toEqual([]);
+    expect(stack.arm.applications.get("ffmpeg")?.defaultVersion).toBe("1.2.0");
+    const lines = res.stdout.split("\n");
+    expect(lines).toContain(
+      "FAIL promoted: ffmpeg 1.3.0 is not the default: its canary failed (exit code 126 (usererror FailureExitCode: exit code 126) on tvmps_0); the default is still 1.2.0",
+    );
+    expect(lines.at(-2)).toMatch(/^verify: FAILED \(smoke task, promoted\) after \d+s$/);
+  });
 });

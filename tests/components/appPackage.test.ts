@@ -76,6 +76,8 @@ describe("ApplicationPackage component (simulated engine)", () => {
       bytes: 23_087_066,
       packageVersion: "6.1.0",
       setDefault: true,
+      promote: "on-publish",
+      restartPending: false,
       retainVersions: 5,
       armEndpoint: "https://management.azure.com",
       allowUpdates: false,
@@ -93,8 +95,10 @@ describe("ApplicationPackage component (simulated engine)", () => {
       sha256: SHA,
       applicationResourceId: APP_ID,
       packageReference: { id: APP_ID, version: "6.1.0" },
+      applicationReference: { id: APP_ID },
     });
     expect(await unwrap(pkg.packageReference)).toEqual({ id: APP_ID, version: "6.1.0" });
+    expect(await unwrap(pkg.applicationReference)).toEqual({ id: APP_ID });
     expect(await unwrap(pkg.state)).toBe("Active");
   }, 60_000);
 
@@ -109,6 +113,9 @@ describe("ApplicationPackage component (simulated engine)", () => {
         displayName: "Blender",
         package: pulumi.output({ path: "/b.zip", sha256: SHA, bytes: 10 }),
         setDefault: false,
+        promote: "after-canary",
+        restartPending: true,
+        batchAccountEndpoint: pulumi.output("bahpc03.westeurope.batch.azure.com"),
         retainVersions: 12,
         armEndpoint: "https://management.usgovcloudapi.net",
       },
@@ -130,6 +137,9 @@ describe("ApplicationPackage component (simulated engine)", () => {
       sha256: SHA,
       bytes: 10,
       setDefault: false,
+      promote: "after-canary",
+      restartPending: true,
+      batchAccountEndpoint: "bahpc03.westeurope.batch.azure.com",
       retainVersions: 12,
       armEndpoint: "https://management.usgovcloudapi.net",
       allowUpdates: false,
@@ -137,6 +147,11 @@ describe("ApplicationPackage component (simulated engine)", () => {
   }, 60_000);
 
   test.each<[string, Record<string, unknown>, string]>([
+    [
+      "unknown promote mode",
+      { promote: "later" },
+      `ApplicationPackage(bad).promote "later" is invalid: must be "on-publish" (the version becomes the default once active) or "after-canary" (after the first release, \`hpc-batch verify --promote\` makes it the default once a smoke task that references it has passed on the pool)`,
+    ],
     [
       "bad application id",
       { applicationId: "ff mpeg" },
@@ -187,6 +202,8 @@ describe("provider logic (plain functions)", () => {
     sha256: SHA,
     bytes: 100,
     setDefault: true,
+    promote: "on-publish",
+    restartPending: false,
     retainVersions: 5,
     armEndpoint: "https://management.azure.com",
     allowUpdates: false,
@@ -202,6 +219,8 @@ describe("provider logic (plain functions)", () => {
     sha256: inputs.sha256,
     bytes: inputs.bytes,
     setDefault: inputs.setDefault,
+    promote: inputs.promote,
+    restartPending: inputs.restartPending,
     retainVersions: inputs.retainVersions,
     armEndpoint: inputs.armEndpoint,
     allowUpdates: false,
@@ -343,6 +362,8 @@ describe("provider against Azurite and the ARM stand-in", () => {
     sha256: p.sha256,
     bytes: p.bytes,
     setDefault: true,
+    promote: "on-publish",
+    restartPending: false,
     retainVersions: 5,
     armEndpoint: arm.url,
     allowUpdates: false,
@@ -388,6 +409,8 @@ describe("provider against Azurite and the ARM stand-in", () => {
         sha256: p.sha256,
         bytes: p.bytes,
         setDefault: true,
+        promote: "on-publish",
+        restartPending: false,
         retainVersions: 5,
         armEndpoint: arm.url,
         allowUpdates: false,

@@ -106,6 +106,7 @@ test("a consumer composes storage, Batch account and pool from the entry point a
         "hpc-batch:batch:BatchAccount",
       ],
       ["azure-native:batch:Pool", "pl", "hpc-batch:batch:BatchPool"],
+      ["pulumi-nodejs:dynamic/batch:PoolSettings", "pl-settings", "hpc-batch:batch:BatchPool"],
       ["azure-native:storage:BlobServiceProperties", "st-blob", "hpc-batch:storage:StorageAccount"],
       [
         "azure-native:authorization:RoleAssignment",

@@ -9,6 +9,7 @@ const IDENTITY_ID = `/subscriptions/${SUB}/resourceGroups/rg-hpc/providers/Micro
 const GALLERY = `/subscriptions/${SUB}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/hpc/images/ubuntu-ffmpeg/versions/1.0.0`;
 const COMPONENT = "hpc-batch:batch:BatchPool";
 const POOL = "azure-native:batch:Pool";
+const SETTINGS = "pulumi-nodejs:dynamic/batch:PoolSettings";
 const IMMUTABLE = [
   "vmSize",
   "deploymentConfiguration",
@@ -17,7 +18,11 @@ const IMMUTABLE = [
   "userAccounts",
   "mountConfiguration",
   "interNodeCommunication",
+  "identity",
+  "targetNodeCommunicationMode",
 ];
+/** Changed by the settings resource with PATCH, never by azure-native's PUT. */
+const PATCHED = ["scaleSettings", "startTask", "applicationPackages", "tags"];
 const SCALE =
   "only one of [dedicatedNodes, spotNodes] and [autoScaleFormula, autoScaleEvaluationInterval] can be specified: a pool has either a fixed scale or an autoscale formula";
 
@@ -71,7 +76,31 @@ test("defaults: Ubuntu 24.04, D2s_v5, fixed 0/0, one slot, simplified, identity 
     identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
   });
   expect(pool.options.replaceOnChanges).toEqual(IMMUTABLE);
+  expect(pool.options.ignoreChanges).toEqual(PATCHED);
   expect(pool.options.deleteBeforeReplace).toBe(true);
+
+  // The companion that PATCHes the updatable settings: a child of the component, after the pool.
+  const settings = sim.find(SETTINGS, "pool-settings");
+  expect(settings.custom).toBe(true);
+  expect(settings.parent).toBe(comp.urn);
+  expect(settings.options.dependsOn).toEqual([pool.urn]);
+  expect(settings.options.deleteBeforeReplace).toBe(false);
+  const { __provider, ...inputs } = settings.inputs;
+  expect(typeof __provider).toBe("string");
+  expect(inputs).toEqual({
+    subscriptionId: SUB,
+    resourceGroupName: "rg-hpc",
+    accountName: "bahpc01",
+    poolName: "hpc-pool",
+    armEndpoint: "https://management.azure.com",
+    scaleSettings: { fixedScale: { targetDedicatedNodes: 0, targetLowPriorityNodes: 0 } },
+    // What azure-native reports for the pool (here its inputs, azure-native's defaults included).
+    reported: {
+      scaleSettings: {
+        fixedScale: { targetDedicatedNodes: 0, targetLowPriorityNodes: 0, resizeTimeout: "PT15M" },
+      },
+    },
+  });
 
   const poolId = `/subscriptions/${SUB}/resourceGroups/rg-hpc/providers/Microsoft.Batch/batchAccounts/bahpc01/pools/hpc-pool`;
   expect(comp.outputs).toEqual({ poolName: "hpc-pool", poolId });
@@ -133,6 +162,46 @@ test("autoscale, a gallery image, an elevated start task, packages and tags", as
     applicationPackages: [{ id: "ffmpeg", version: "7.0.2" }, { id: "tools" }],
     tags: { env: "test" },
   });
+  const settings = { ...sim.find(SETTINGS, "custom-settings").inputs };
+  delete settings.__provider;
+  delete settings.reported;
+  // The updatable settings in ARM shape: what a PATCH would carry.
+  expect(settings).toEqual({
+    subscriptionId: SUB,
+    resourceGroupName: "rg-hpc",
+    accountName: "bahpc01",
+    poolName: "custom",
+    armEndpoint: "https://management.azure.com",
+    scaleSettings: {
+      autoScale: { formula: "$TargetLowPriorityNodes = 0;", evaluationInterval: "PT5M" },
+    },
+    startTask: {
+      commandLine: "/bin/sh -c 'apt-get install -y jq'",
+      waitForSuccess: false,
+      userIdentity: { autoUser: { scope: "Pool", elevationLevel: "Admin" } },
+    },
+    applicationPackages: [{ id: "ffmpeg", version: "7.0.2" }, { id: "tools" }],
+    tags: { env: "test" },
+  });
+});
+
+test("a VM size change replaces the pool (delete first); scale, start task, packages and tags are PATCHed", async () => {
+  new BatchPool("resize", {
+    ...base,
+    poolName: "resize",
+    vmSize: "Standard_F4s_v2",
+    armEndpoint: "https://management.usgovcloudapi.net",
+  });
+  await sim.settle();
+  const pool = sim.find(POOL, "resize");
+  // Pulumi replaces on a vmSize change, deleting the old pool first (same pool id).
+  expect(pool.options.replaceOnChanges).toContain("vmSize");
+  expect(pool.options.deleteBeforeReplace).toBe(true);
+  // No property is both replaced and patched; azure-native never sees a change it would PUT.
+  expect(pool.options.ignoreChanges.filter((p) => IMMUTABLE.includes(p))).toEqual([]);
+  expect(sim.find(SETTINGS, "resize-settings").inputs.armEndpoint).toBe(
+    "https://management.usgovcloudapi.net",
+  );
 });
 
 test("a start task runs non-admin and waits for success by default; autoscale interval defaults to PT15M", async () => {
@@ -237,6 +306,11 @@ describe("bad args throw before anything is registered", () => {
       "bad8",
       { autoScaleFormula: "x = 1;", autoScaleEvaluationInterval: "PT1M" },
       'BatchPool(bad8).autoScaleEvaluationInterval "PT1M" is invalid: must be an ISO 8601 duration from PT5M to PT168H, e.g. "PT5M" or "PT1H"',
+    ],
+    [
+      "bad11",
+      { armEndpoint: "http://localhost" },
+      `BatchPool(bad11).armEndpoint "http://localhost" is invalid: must be an https:// URL of a Resource Manager endpoint`,
     ],
     [
       "bad9",

@@ -32,11 +32,12 @@ const DEFAULT_SETTINGS: StackSettings = {
     displayName: "ffmpeg",
     folder: "hpc-application",
     retainVersions: 5,
+    promote: "on-publish",
   },
 };
 
 const KNOWN_KEYS =
-  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerObjectId, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
+  "hpc-batch:applicationFolder, hpc-batch:applicationStorageAccountName, hpc-batch:batchAccountApplicationName, hpc-batch:batchAccountName, hpc-batch:batchAccountPoolName, hpc-batch:batchApplicationId, hpc-batch:batchApplicationVersion, hpc-batch:deployerObjectId, hpc-batch:deployerPrincipalType, hpc-batch:pool, hpc-batch:promote, hpc-batch:publicNetworkAccess, hpc-batch:resourceGroupName, hpc-batch:retainVersions, hpc-batch:tags";
 const POOL_KEYS =
   "vmSize, dedicatedNodes, spotNodes, autoScaleFormula, autoScaleEvaluationInterval, taskSlotsPerNode, image, customImageId, nodeAgentSkuId, startTask";
 const SCALE =
@@ -106,6 +107,7 @@ describe("valid config", () => {
       "hpc-batch:batchApplicationVersion": "7.0.2-rc.1",
       "hpc-batch:applicationFolder": "apps/ffmpeg",
       "hpc-batch:retainVersions": "12",
+      "hpc-batch:promote": "after-canary",
     };
     expect(parseStackConfig(raw)).toEqual({
       location: "westeurope",
@@ -141,6 +143,7 @@ describe("valid config", () => {
         version: "7.0.2-rc.1",
         folder: "apps/ffmpeg",
         retainVersions: 12,
+        promote: "after-canary",
       },
     });
   });
@@ -539,6 +542,17 @@ describe("invalid config: one error, the exact message", () => {
       ),
     );
   });
+});
+
+test("hpc-batch:promote takes on-publish or after-canary only", () => {
+  expect(
+    parseStackConfig({ ...LOC, "hpc-batch:promote": "after-canary" }).application.promote,
+  ).toBe("after-canary");
+  expect(() => parseStackConfig({ ...LOC, "hpc-batch:promote": "canary" })).toThrow(
+    'hpc-batch:promote "canary" is invalid: must be "on-publish" (the version becomes the default ' +
+      'once active) or "after-canary" (after the first release, `hpc-batch verify --promote` makes ' +
+      "it the default once a smoke task that references it has passed on the pool)",
+  );
 });
 
 describe("several invalid values", () => {

@@ -5,6 +5,8 @@ import * as path from "node:path";
 import { readStackConfig, runPlan, SECURE_CONFIG_STAND_IN, versionSource } from "../../lib/plan";
 import {
   keySettings,
+  planResource,
+  poolUpdates,
   PlanDocument,
   redact,
   renderMermaid,
@@ -275,6 +277,26 @@ describe("rendering", () => {
     expect(keySettings(reg("azure-native:batch:Pool", inputs))).toEqual(settings);
   });
 
+  test("a pool's changes: in place (PATCH) from ignoreChanges, replacing from replaceOnChanges, sorted", () => {
+    const pool = reg("azure-native:batch:Pool", { poolName: "p1" });
+    pool.options.ignoreChanges = ["scaleSettings", "startTask", "applicationPackages", "tags"];
+    pool.options.replaceOnChanges = ["vmSize", "deploymentConfiguration", "identity", "custom"];
+    const text =
+      "in place (PATCH): application packages, scale, start task, tags; " +
+      "replaces the pool (deletes its nodes): custom, image and node agent, node identity, pool id, VM size";
+    expect(poolUpdates(pool)).toBe(text);
+    expect(planResource(pool, []).updates).toBe(text);
+    // Other resources carry no such field.
+    expect(Object.keys(planResource(reg("azure-native:batch:BatchAccount", {}), []))).not.toContain(
+      "updates",
+    );
+    pool.options.ignoreChanges = [];
+    pool.options.replaceOnChanges = [];
+    expect(poolUpdates(pool)).toBe(
+      "in place (PATCH): none; replaces the pool (deletes its nodes): pool id",
+    );
+  });
+
   test("key settings that are secret render as [secret]; other types show plain, non-secret inputs", () => {
     const account = { accountName: "bax", poolAllocationMode: "BatchService" };
     expect(keySettings(reg("azure-native:batch:BatchAccount", account, ["accountName"]))).toEqual({
@@ -438,6 +460,7 @@ describe("runPlan on the fixture program", () => {
         bytes: pkg.bytes,
         files: 1,
         staged: [],
+        rollout: [],
       },
       policies: {
         ran: true,

@@ -12,12 +12,14 @@ import {
   targetFromOutputs,
   verifyJobId,
 } from "../../lib/verify";
+import { startAzurite, type Azurite } from "../support/azurite";
 import {
   BATCH_CONTENT_TYPE,
   BatchScenario,
   BatchStandIn,
   startBatchStandIn,
 } from "../support/batchStandIn";
+import { ARM_APP, type DeployedStackStandIns, startDeployedStack } from "../support/deployedStack";
 
 const target: VerifyTarget = {
   subscriptionId: "11111111-2222-3333-4444-555555555555",
@@ -96,9 +98,6 @@ async function run(over: Partial<BatchScenario>, nodes?: number, timeoutMs = 60_
     await standIn.close();
   }
 }
-
-const ARM_APP =
-  "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-hpc-dev/providers/Microsoft.Batch/batchAccounts/hpcdevbatch/applications/ffmpeg";
 
 test("success with --nodes: exact request sequence, bodies, tokens; job deleted, pool scaled back", async () => {
   const { report, standIn, scopes, lines } = await run(
@@ -405,4 +404,279 @@ test("the target comes from the stack outputs; missing outputs are named", () =>
   ).toThrow(
     'outputs.json ["subscriptionId","poolName","applicationId"] is invalid: must have the stack outputs resourceGroupName, batchAccountName, batchAccountEndpoint, applicationId or batchApplicationId, applicationVersion or batchApplicationVersion',
   );
+});
+
+describe("--promote: the smoke task is the new version's canary", () => {
+  let azurite: Azurite;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+  });
+  afterAll(async () => {
+    await azurite.stop();
+  });
+
+  interface PromoteRun {
+    report: VerifyReport;
+    stack: DeployedStackStandIns;
+    /** Every ARM and Batch call verify made, in order, as `apps.<method>` / `batch.<method>`. */
+    order: string[];
+  }
+
+  /** Records the method calls of `target` into `log` as `<label>.<method>`. */
+  function recorded<T extends object>(target: T, label: string, log: string[]): T {
+    return new Proxy(target, {
+      get(obj, prop, receiver) {
+        const value = Reflect.get(obj, prop, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          log.push(`${label}.${String(prop)}`);
+          return (value as (...a: unknown[]) => unknown).apply(obj, args);
+        };
+      },
+    });
+  }
+
+  async function promoteRun(
+    over: Partial<BatchScenario>,
+    versions: { name: string; state?: "Active" | "Pending" }[],
+    defaultVersion?: string,
+  ): Promise<PromoteRun> {
+    const stack = await startDeployedStack({
+      azurite,
+      versions,
+      defaultVersion,
+      batch: { version: "1.2.0", ...over },
+    });
+    const order: string[] = [];
+    try {
+      const credential = fakeCredential([]);
+      const report = await verifyDeployment({
+        target: { ...target, batchEndpoint: stack.batch.url },
+        batch: recorded(batchData(stack.batch.url, credential), "batch", order),
+        apps: recorded(
+          batchApplications({
+            endpoint: stack.arm.url,
+            credential,
+            subscriptionId: target.subscriptionId,
+            resourceGroup: target.resourceGroupName,
+            account: target.accountName,
+          }),
+          "apps",
+          order,
+        ),
+        promote: true,
+        timeoutMs: 60_000,
+        pollMs: 1,
+        jobId: JOB,
+      });
+      return { report, stack, order };
+    } finally {
+      await stack.close();
+    }
+  }
+
+  const patches = (stack: DeployedStackStandIns) =>
+    stack.arm.requests.filter((r) => r.method === "PATCH").map((r) => [r.path, r.body]);
+
+  test("a passing canary makes the version the default: one PATCH, after the task and cleanup", async () => {
+    const { report, stack, order } = await promoteRun(
+      { pool: { targetDedicatedNodes: 2, nodes: ["idle", "running"] } },
+      [{ name: "1.1.0" }, { name: "1.2.0" }],
+      "1.1.0",
+    );
+    expect(stack.arm.violations).toEqual([]);
+    expect(stack.batch.violations).toEqual([]);
+    expect(order).toEqual([
+      "apps.getVersion",
+      "apps.getApplication",
+      "batch.getPool",
+      "batch.listNodes",
+      "batch.addJob",
+      "batch.addTask",
+      "batch.terminateJobWhenTasksComplete",
+      "batch.getTask",
+      "batch.getTask",
+      "batch.readTaskFile",
+      "batch.deleteJob",
+      "apps.updateApplication",
+      "batch.listNodes",
+    ]);
+    expect(stack.armCalls()).toEqual([
+      `GET ${ARM_APP}/versions/1.2.0`,
+      `GET ${ARM_APP}`,
+      `PATCH ${ARM_APP}`,
+    ]);
+    expect(patches(stack)).toEqual([[ARM_APP, { properties: { defaultVersion: "1.2.0" } }]]);
+    expect(stack.arm.applications.get("ffmpeg")?.defaultVersion).toBe("1.2.0");
+    expect(stack.batch.calls()).toEqual([
+      "GET /pools/ffmpeg-pool",
+      "GET /pools/ffmpeg-pool/nodes",
+      "POST /jobs",
+      `POST /jobs/${JOB}/tasks`,
+      `PATCH /jobs/${JOB}`,
+      `GET /jobs/${JOB}/tasks/smoke`,
+      `GET /jobs/${JOB}/tasks/smoke`,
+      `GET /jobs/${JOB}/tasks/smoke/files/stdout.txt`,
+      `DELETE /jobs/${JOB}`,
+      "GET /pools/ffmpeg-pool/nodes",
+    ]);
+    // The canary references the new version at task level and reads its versioned variable.
+    const added = stack.batch.requests.find((r) => r.path === `/jobs/${JOB}/tasks`)?.body as {
+      commandLine: string;
+      applicationPackageReferences: unknown;
+    };
+    expect(added.applicationPackageReferences).toEqual([
+      { applicationId: "ffmpeg", version: "1.2.0" },
+    ]);
+    expect(added.commandLine).toBe(
+      smokeTask({ applicationId: "ffmpeg", version: "1.2.0" }).commandLine,
+    );
+    expect(added.commandLine).toContain("${AZ_BATCH_APP_PACKAGE_ffmpeg_1_2_0:-");
+    expect(report.ok).toBe(true);
+    expect(report.checks).toEqual([
+      { name: "package active", ok: true, detail: "ffmpeg 1.2.0 is Active" },
+      {
+        name: "default version",
+        ok: true,
+        detail: "ffmpeg defaults to 1.1.0; 1.2.0 runs as a canary first",
+      },
+      {
+        name: "pool steady",
+        ok: true,
+        detail: "ffmpeg-pool is steady with 2 dedicated and 0 spot node(s)",
+      },
+      { name: "usable node", ok: true, detail: "1 idle, 1 running" },
+      { name: "smoke task", ok: true, detail: "exit code 0 on tvmps_0" },
+      { name: "job deleted", ok: true, detail: JOB },
+      { name: "promoted", ok: true, detail: "ffmpeg defaults to 1.2.0 (was 1.1.0)" },
+    ]);
+    expect(report.rollout).toEqual({
+      applicationId: "ffmpeg",
+      poolId: "ffmpeg-pool",
+      version: "1.2.0",
+      previous: "1.1.0",
+      nodes: [
+        { id: "tvmps_0", state: "idle", schedulingState: "enabled" },
+        { id: "tvmps_1", state: "running", schedulingState: "enabled" },
+      ],
+    });
+  });
+
+  test("a failed canary leaves the default untouched: no PATCH, the failure and the default named", async () => {
+    const { report, stack, order } = await promoteRun(
+      {
+        task: [
+          {
+            state: "completed",
+            exitCode: 3,
+            failureInfo: {
+              category: "usererror",
+              code: "FailureExitCode",
+              message: "The task exited with an exit code representing a failure",
+            },
+          },
+        ],
+        files: {
+          "stdout.txt": "",
+          "stderr.txt": "smoke: application package ffmpeg 1.2.0 is not on this node\n",
+        },
+      },
+      [{ name: "1.1.0" }, { name: "1.2.0" }],
+      "1.1.0",
+    );
+    expect(stack.arm.violations).toEqual([]);
+    expect(stack.batch.violations).toEqual([]);
+    expect(order.filter((o) => o.startsWith("apps."))).toEqual([
+      "apps.getVersion",
+      "apps.getApplication",
+    ]);
+    expect(patches(stack)).toEqual([]);
+    expect(stack.arm.applications.get("ffmpeg")?.defaultVersion).toBe("1.1.0");
+    expect(stack.batch.calls().slice(-1)).toEqual([`DELETE /jobs/${JOB}`]);
+    expect(report.ok).toBe(false);
+    expect(report.rollout).toBeUndefined();
+    expect(report.checks.slice(-3)).toEqual([
+      {
+        name: "smoke task",
+        ok: false,
+        detail:
+          "exit code 3 (usererror FailureExitCode: The task exited with an exit code representing a failure) on tvmps_0",
+      },
+      { name: "job deleted", ok: true, detail: JOB },
+      {
+        name: "promoted",
+        ok: false,
+        detail:
+          "ffmpeg 1.2.0 is not the default: its canary failed (exit code 3 (usererror FailureExitCode: The task exited with an exit code representing a failure) on tvmps_0); the default is still 1.1.0",
+      },
+    ]);
+  });
+
+  test("a canary that never ran (scheduling error) is named too; the default stays", async () => {
+    const { report, stack } = await promoteRun(
+      {
+        task: [
+          {
+            state: "completed",
+            failureInfo: {
+              category: "usererror",
+              code: "ApplicationPackageNotFound",
+              message: "Application package ffmpeg version 1.2.0 was not found",
+            },
+          },
+        ],
+      },
+      [{ name: "1.1.0" }, { name: "1.2.0" }],
+      "1.1.0",
+    );
+    expect(stack.arm.violations).toEqual([]);
+    expect(patches(stack)).toEqual([]);
+    expect(report.checks.at(-1)).toEqual({
+      name: "promoted",
+      ok: false,
+      detail:
+        "ffmpeg 1.2.0 is not the default: its canary failed (did not run: usererror ApplicationPackageNotFound: Application package ffmpeg version 1.2.0 was not found); the default is still 1.1.0",
+    });
+  });
+
+  test("a Pending version is not promoted and gets no canary: no Batch call, no PATCH", async () => {
+    const { report, stack } = await promoteRun(
+      {},
+      [{ name: "1.1.0" }, { name: "1.2.0", state: "Pending" }],
+      "1.1.0",
+    );
+    expect(stack.arm.violations).toEqual([]);
+    expect(stack.batch.calls()).toEqual([]);
+    expect(stack.armCalls()).toEqual([`GET ${ARM_APP}/versions/1.2.0`, `GET ${ARM_APP}`]);
+    expect(report.checks).toEqual([
+      { name: "package active", ok: false, detail: "ffmpeg 1.2.0 is Pending" },
+      {
+        name: "default version",
+        ok: true,
+        detail: "ffmpeg defaults to 1.1.0; 1.2.0 runs as a canary first",
+      },
+      {
+        name: "promoted",
+        ok: false,
+        detail:
+          "ffmpeg 1.2.0 is not the default: verify failed before its canary passed (package active); the default is still 1.1.0",
+      },
+    ]);
+  });
+
+  test("a version that already is the default is verified as without --promote: no PATCH", async () => {
+    const { report, stack } = await promoteRun({}, [{ name: "1.2.0" }], "1.2.0");
+    expect(stack.arm.violations).toEqual([]);
+    expect(stack.armCalls()).toEqual([`GET ${ARM_APP}/versions/1.2.0`, `GET ${ARM_APP}`]);
+    expect(report.ok).toBe(true);
+    expect(report.rollout).toBeUndefined();
+    expect(report.checks.map((c) => c.name)).toEqual([
+      "package active",
+      "default version",
+      "pool steady",
+      "usable node",
+      "smoke task",
+      "job deleted",
+    ]);
+  });
 });

@@ -210,7 +210,7 @@ test("Dev verifies the deployment with a second sign-in; Prod only deploys", () 
     );
   expect(
     verify("Dev").map((t) => String(t.inputs?.inlineScript).trim().split("\n").at(-1)),
-  ).toEqual(["node bin/hpc-batch.js verify --stack dev"]);
+  ).toEqual(["node bin/hpc-batch.js verify --stack dev --promote"]);
   expect(verify("Prod")).toEqual([]);
 });
 

@@ -271,9 +271,9 @@ describe("release (release.yml)", () => {
     const up = dev.steps.findIndex((s) => s.uses === "pulumi/actions@v7");
     expect(names.slice(up + 1)).toEqual([
       "Sign in again for the smoke test (fresh OIDC assertion)",
-      "Verify dev (active default package, steady pool, smoke task)",
+      "Verify dev (active package, steady pool, smoke task as canary, then default)",
     ]);
-    expect(dev.steps.at(-1)?.run).toBe("node bin/hpc-batch.js verify --stack dev");
+    expect(dev.steps.at(-1)?.run).toBe("node bin/hpc-batch.js verify --stack dev --promote");
   });
 
   test("prod runs exactly dev's steps up to the deploy, with its own stack name", () => {

@@ -18,6 +18,8 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON body, or undefined when the body was empty. */
   body: unknown;
+  /** The stand-in's answer once sent, for checking it against the documented examples. */
+  reply?: StandInReply;
 }
 
 export interface StandInReply {
@@ -82,6 +84,7 @@ export async function startStandIn(routes: Route[]): Promise<StandIn> {
         };
         requests.push(rec);
         const reply = (r: StandInReply) => {
+          rec.reply = r;
           // A Buffer is sent as is (file downloads); anything else as JSON.
           const text =
             r.body === undefined ? "" : Buffer.isBuffer(r.body) ? r.body : JSON.stringify(r.body);
