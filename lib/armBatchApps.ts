@@ -30,6 +30,8 @@ export interface BatchAccountTarget {
   account: string;
   /** Told of every 429 or 5xx answer the SDK is about to retry. */
   onRetry?: (r: RetriedAnswer) => void;
+  /** The SDK's retry settings. Defaults to 4 retries, 0.5 s doubling up to 8 s. */
+  retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
 }
 
 /** A 429 or 5xx answer that the SDK's retry policy retries. */
@@ -178,7 +180,7 @@ export function batchApplications(target: BatchAccountTarget): BatchApplications
     endpoint: target.endpoint,
     apiVersion: BATCH_API_VERSION,
     credentialScopes: [armScope(target.endpoint)],
-    retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000 },
+    retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000, ...target.retry },
     userAgentOptions: { userAgentPrefix: "hpc-batch" },
   });
   if (target.onRetry)

@@ -187,6 +187,11 @@ describe("hpc-batch publish: bad flags", () => {
       '--retain "five" is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)',
     ],
     [
+      "--batch-endpoint over http",
+      { "--batch-endpoint": "http://bahpc02.westeurope.batch.azure.com" },
+      '--batch-endpoint "http://bahpc02.westeurope.batch.azure.com" is invalid: must be the Batch account\'s endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL',
+    ],
+    [
       "--display-name empty",
       { "--display-name": " " },
       '--display-name " " is invalid: must not be empty',

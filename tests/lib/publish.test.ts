@@ -700,6 +700,10 @@ describe("publishPackage", () => {
           a.pools.push({ name: "pinned", applicationPackages: [{ id: APP_ID, version: "2.0.2" }] });
       }
       expect(remaining(a)).toEqual(["2.0.2", "2.0.5", "2.0.6", "2.0.7"]);
+      // A release reads the pools' references, never writes a pool.
+      expect(a.requests.filter((r) => /\/pools(\/|$)/.test(r.path)).map((r) => r.method)).toEqual(
+        Array(7).fill("GET"),
+      );
       expect(a.applications.get("ffmpeg")!.defaultVersion).toBe("2.0.7");
       expect(a.applications.get("ffmpeg")!.allowUpdates).toBe(false);
       expect(log.map((l) => l[0])).toEqual([
@@ -855,6 +859,7 @@ describe("publishPackage", () => {
       });
       const pkg = await zip("server-errors", 300);
       const { opts, events } = options(a, pkg);
+      opts.target.retry = { retryDelayInMs: 10, maxRetryDelayInMs: 20 };
       const err = await publishPackage(opts).catch((e: Error) => e);
       expect((err as Error).message).toBe(
         "activate failed for application ffmpeg version 1.0.0: HTTP 500: (the service sent no message). " +
