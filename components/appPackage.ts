@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "../lib/promote";
+import { validatePromote, type Promote } from "../lib/promote";
 import {
   applicationPackageProvider,
   type PackageVersionInputs,
@@ -108,7 +108,9 @@ export class ApplicationPackage extends pulumi.ComponentResource {
    * `{ id }` for a pool's `applicationPackages`: the application without a version, so nodes get
    * its default version when they join, reboot or are reimaged, and a release changes nothing in
    * the pool. The same value for every version, known in preview; it resolves only once this
-   * version is published (active, and the default when `setDefault`).
+   * version is published (active, and the default when `setDefault`). It needs the application to
+   * have a default version: with `setDefault: false`, Azure refuses a pool that uses it
+   * (`InvalidApplicationPackageReferences`) unless a default is set already.
    */
   public readonly applicationReference: pulumi.Output<{ id: string }>;
 
@@ -182,12 +184,6 @@ export class ApplicationPackage extends pulumi.ComponentResource {
       applicationReference: this.applicationReference,
     });
   }
-}
-
-/** "on-publish" or "after-canary". */
-export function validatePromote(field: string, value: unknown): Promote {
-  if (!PROMOTE_VALUES.includes(value as Promote)) throw new InputError(field, value, PROMOTE_RULE);
-  return value as Promote;
 }
 
 /** An https URL without query or fragment. */

@@ -159,7 +159,9 @@ export function diffPackageVersion(
       immutableVersionMessage(news.applicationId, news.version, olds.sha256, news.sha256),
     );
   }
-  const updates = UPDATE_PROPERTIES.filter((k) => olds[k] !== news[k]);
+  // State written before `promote` existed meant "on-publish": not a change.
+  const before = { ...olds, promote: olds.promote ?? "on-publish" };
+  const updates = UPDATE_PROPERTIES.filter((k) => before[k] !== news[k]);
   // An unknown sha256 (preview) may hide a new zip; `up` decides with the real one.
   const maybeNewZip = news.sha256 === UNKNOWN;
   return {

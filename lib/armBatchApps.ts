@@ -147,13 +147,21 @@ export function describeArmError(err: unknown): string {
  * A pipeline policy placed after the retry policy, so it sees every attempt: it reports the
  * answers the retry policy will retry (429, 5xx) before they are retried.
  */
-function retryObserver(onRetry: (r: RetriedAnswer) => void): PipelinePolicy {
+function retryObserver(onRetry: (r: RetriedAnswer) => void, maxRetries: number): PipelinePolicy {
+  // Attempts per request: the retry policy sends the same request object again.
+  const attempts = new WeakMap<object, number>();
   return {
     name: "hpc-batch-retry-observer",
     async sendRequest(request, next) {
+      const attempt = (attempts.get(request) ?? 0) + 1;
+      attempts.set(request, attempt);
       const response = await next(request);
       const status = response.status;
-      if (status === 429 || (status >= 500 && status !== 501 && status !== 505)) {
+      // The last attempt's answer is not retried: the caller reports it as the failure.
+      if (
+        attempt <= maxRetries &&
+        (status === 429 || (status >= 500 && status !== 501 && status !== 505))
+      ) {
         let code: string | undefined;
         try {
           code = (JSON.parse(response.bodyAsText ?? "") as { error?: { code?: string } }).error
@@ -176,15 +184,19 @@ function retryObserver(onRetry: (r: RetriedAnswer) => void): PipelinePolicy {
 }
 
 export function batchApplications(target: BatchAccountTarget): BatchApplications {
+  const retry = { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000, ...target.retry };
   const client = new BatchManagementClient(target.credential, target.subscriptionId, {
     endpoint: target.endpoint,
     apiVersion: BATCH_API_VERSION,
     credentialScopes: [armScope(target.endpoint)],
-    retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000, ...target.retry },
+    retryOptions: retry,
     userAgentOptions: { userAgentPrefix: "hpc-batch" },
   });
-  if (target.onRetry)
-    client.pipeline.addPolicy(retryObserver(target.onRetry), { afterPhase: "Retry" });
+  if (target.onRetry) {
+    client.pipeline.addPolicy(retryObserver(target.onRetry, retry.maxRetries), {
+      afterPhase: "Retry",
+    });
+  }
   const rg = target.resourceGroup;
   const account = target.account;
   const appId = (app: string) =>

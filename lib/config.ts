@@ -8,7 +8,7 @@
  *
  * The pool rules are exported so `components/pool.ts` applies the very same checks to its args.
  */
-import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "./promote";
+import { validatePromote, type Promote } from "./promote";
 import { InputError, InputErrors, throwIfAny } from "./errors";
 import {
   GUID_RE,
@@ -237,6 +237,55 @@ export function checkKnown(
   return errors;
 }
 
+/** Edit distance (insertions, deletions, substitutions) between `a` and `b`. */
+export function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/**
+ * Names Azure uses for settings hpc-batch calls otherwise (the ARM pool properties), so a key
+ * copied from ARM or the portal gets the right suggestion however far it is in spelling.
+ */
+const KEY_ALIASES: Readonly<Record<string, string>> = {
+  targetdedicatednodes: "dedicatedNodes",
+  targetlowprioritynodes: "spotNodes",
+  lowprioritynodes: "spotNodes",
+  vmsize: "vmSize",
+};
+
+/**
+ * The known key closest to `key`, when close enough to be a slip: an alias (`KEY_ALIASES`), or
+ * at most a third of its length in edits (at least 2), case ignored. Undefined otherwise.
+ */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const alias = KEY_ALIASES[lower];
+  if (alias !== undefined && known.includes(alias)) return alias;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = levenshtein(lower, k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3))
+    ? best
+    : undefined;
+}
+
+/** ` (did you mean <key>?)` when a known key is close to `key`, else "". */
+function didYouMean(key: string, known: readonly string[]): string {
+  const close = closestKey(key, known);
+  return close === undefined ? "" : ` (did you mean ${close}?)`;
+}
+
 function unknownKeys(
   field: string,
   obj: Record<string, unknown>,
@@ -250,7 +299,7 @@ function unknownKeys(
         new InputError(
           `${field}.${k}`,
           obj[k],
-          `is not a known ${what} setting; known: ${known.join(", ")}`,
+          `is not a known ${what} setting${didYouMean(k, known)}; known: ${known.join(", ")}`,
         ),
     );
 }
@@ -574,7 +623,85 @@ function optionalName(
  * `pulumi.runtime.allConfig()` returns them) into `StackSettings`. Keys of other namespaces are
  * ignored, except `azure-native:location`. Throws InputError / InputErrors listing every problem.
  */
-export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
+export function parseStackConfig(
+  raw: Record<string, unknown>,
+  opts: ParseStackConfigOptions = {},
+): StackSettings {
+  try {
+    return parseStackConfigValues(raw);
+  } catch (err) {
+    const secret = opts.secretKeys ?? [];
+    if (secret.length === 0 || !(err instanceof InputError)) throw err;
+    const list = err instanceof InputErrors ? err.errors : [err];
+    throw rebuild(list.map((e) => (isUnder(e.field, secret) ? hideSecretValue(e) : e)));
+  }
+}
+
+export interface ParseStackConfigOptions {
+  /**
+   * Full keys whose values are secrets (`secure:` in the stack file). Their values never appear
+   * in a message, whatever stands in for them (a plan cannot decrypt them).
+   */
+  secretKeys?: readonly string[];
+}
+
+/** What a message shows in place of a secret value. */
+export const SECRET_VALUE_SHOWN = "[secret]";
+
+function isUnder(field: string, keys: readonly string[]): boolean {
+  return keys.some((k) => field === k || field.startsWith(`${k}.`));
+}
+
+/** The same error with the value left out of its message. */
+function hideSecretValue(e: InputError): InputError {
+  const hidden = new InputError(e.field, SECRET_VALUE_SHOWN, e.rule);
+  hidden.message = `${e.field} ${SECRET_VALUE_SHOWN} is invalid: ${e.rule}`;
+  return hidden;
+}
+
+function rebuild(errors: InputError[]): InputError {
+  return errors.length === 1 ? errors[0] : new InputErrors(errors);
+}
+
+/**
+ * The top-level keys of a stack file (Pulumi.<stack>.yaml), the "Attributes" of
+ * https://www.pulumi.com/docs/iac/concepts/projects/stack-settings-file/.
+ */
+export const STACK_FILE_KEYS = [
+  "config",
+  "encryptedkey",
+  "encryptionsalt",
+  "environment",
+  "secretsprovider",
+] as const;
+
+/**
+ * Checks the top-level keys of a parsed stack file: the Pulumi CLI ignores an unknown one, so
+ * `configs:` would silently drop every setting under it. `file` names the file in messages.
+ */
+export function checkStackFileKeys(doc: Record<string, unknown>, file: string): void {
+  const known: readonly string[] = STACK_FILE_KEYS;
+  throwIfAny(
+    Object.keys(doc)
+      .filter((k) => !known.includes(k))
+      .map(
+        (k) =>
+          new InputError(
+            file,
+            k,
+            `is not a known top-level key of a stack file${didYouMean(k, known)}; known: ${known.join(", ")}`,
+          ),
+      ),
+  );
+}
+
+/** ` (did you mean hpc-batch:<key>?)` for a close `hpc-batch:*` key, compared without the namespace. */
+function suggestKey(fullKey: string): string {
+  const close = closestKey(fullKey.slice(PROJECT.length + 1), CONFIG_KEYS);
+  return close === undefined ? "" : ` (did you mean ${PROJECT}:${close}?)`;
+}
+
+function parseStackConfigValues(raw: Record<string, unknown>): StackSettings {
   const errors: InputError[] = [];
   const known = CONFIG_KEYS.map(key);
   for (const k of Object.keys(raw).sort()) {
@@ -583,7 +710,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
         new InputError(
           k,
           raw[k],
-          `is not a known ${PROJECT} setting; known keys: ${[...known].sort().join(", ")}`,
+          `is not a known ${PROJECT} setting${suggestKey(k)}; known keys: ${[...known].sort().join(", ")}`,
         ),
       );
   }
@@ -659,12 +786,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackSettings {
   const retainVersions = collect(errors, () =>
     validateRetainVersions(key("retainVersions"), get("retainVersions")),
   );
-  const promote = collect(errors, () => {
-    const v = get("promote");
-    if (!PROMOTE_VALUES.includes(v as Promote))
-      throw new InputError(key("promote"), v, PROMOTE_RULE);
-    return v as Promote;
-  });
+  const promote = collect(errors, () => validatePromote(key("promote"), get("promote")));
 
   throwIfAny(errors);
   const settings: StackSettings = {

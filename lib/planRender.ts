@@ -7,6 +7,7 @@
  * says it holds a key, token or password, and a URL carrying a SAS signature all render as
  * `[secret]`; `assertNoSecrets` then checks the rendered text against every known secret value.
  */
+import type { ChangeKind, PlanDiff, ResourceChange } from "./planDiff";
 import { PACKAGE_VERSION_TYPE } from "./planState";
 import type { Registration } from "./simulate";
 
@@ -142,6 +143,57 @@ const ROLES: Record<string, string> = {
   "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
 };
 
+/** Batch's default quota of dedicated cores per Batch account (batch-quota-limit). */
+export const DEFAULT_DEDICATED_CORE_QUOTA = 20;
+
+/**
+ * vCPUs of a VM size from its name: the number after the family letters, or the constrained
+ * count after a dash (Microsoft Learn, *Azure virtual machine sizes naming conventions*:
+ * `Standard_D2s_v5` 2, `Standard_E64-16ds_v5` 16). Undefined when the name does not say.
+ */
+export function vmSizeCores(vmSize: string): number | undefined {
+  const m = /^(?:Standard|Basic)_[A-Za-z]+(\d+)(?:-(\d+))?/.exec(vmSize);
+  if (!m) return undefined;
+  return Number(m[2] ?? m[1]);
+}
+
+/**
+ * The node counts an autoscale formula can ask for, where it says so literally: a target
+ * assigned a number, or `min(...)` of a number (or a variable assigned one) and anything else.
+ * Batch never goes below 0. Undefined: the formula decides at run time, no literal bound.
+ */
+export function formulaBounds(
+  formula: string,
+): Record<"dedicated" | "spot", { min: number; max: number } | undefined> {
+  const statements = formula
+    .split(/;|\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const literal: Record<string, number> = {};
+  const assigned: Record<string, string> = {};
+  for (const st of statements) {
+    const m = /^(\$?\w+)\s*=\s*(.+)$/.exec(st);
+    if (!m) continue;
+    assigned[m[1]] = m[2].trim();
+    if (/^\d+$/.test(m[2].trim())) literal[m[1]] = Number(m[2].trim());
+  }
+  const numberOf = (x: string) => (/^\d+$/.test(x) ? Number(x) : literal[x]);
+  const bound = (target: string) => {
+    const expr = assigned[target];
+    if (expr === undefined) return undefined;
+    const n = numberOf(expr);
+    if (n !== undefined) return { min: n, max: n };
+    const min = /^min\((.*)\)$/.exec(expr);
+    if (!min) return undefined;
+    const caps = min[1]
+      .split(",")
+      .map((a) => numberOf(a.trim()))
+      .filter((v): v is number => v !== undefined);
+    return caps.length ? { min: 0, max: Math.min(...caps) } : undefined;
+  };
+  return { dedicated: bound("$TargetDedicatedNodes"), spot: bound("$TargetLowPriorityNodes") };
+}
+
 function poolSettings(i: Record<string, unknown>): Record<string, string | undefined> {
   const vm = at(i, "deploymentConfiguration.virtualMachineConfiguration") as
     Record<string, unknown> | undefined;
@@ -154,11 +206,41 @@ function poolSettings(i: Record<string, unknown>): Record<string, string | undef
         : undefined;
   const fixed = at(i, "scaleSettings.fixedScale") as Record<string, unknown> | undefined;
   const auto = at(i, "scaleSettings.autoScale") as Record<string, unknown> | undefined;
-  const scale = fixed
-    ? `fixed: ${fixed.targetDedicatedNodes ?? 0} dedicated, ${fixed.targetLowPriorityNodes ?? 0} spot`
-    : auto
-      ? `autoscale every ${auto.evaluationInterval ?? "PT15M"}`
-      : undefined;
+  type Range = { min: number; max: number } | undefined;
+  let dedicated: Range;
+  let spot: Range;
+  let scale: string | undefined;
+  let formula: string | undefined;
+  if (fixed) {
+    const d = Number(fixed.targetDedicatedNodes ?? 0);
+    const s = Number(fixed.targetLowPriorityNodes ?? 0);
+    dedicated = { min: d, max: d };
+    spot = { min: s, max: s };
+    scale = `fixed: ${d} dedicated, ${s} Spot`;
+  } else if (auto) {
+    formula = typeof auto.formula === "string" ? auto.formula : undefined;
+    ({ dedicated, spot } = formula
+      ? formulaBounds(formula)
+      : { dedicated: undefined, spot: undefined });
+    const range = (r: Range, what: string) =>
+      r === undefined
+        ? `${what} set by the formula`
+        : `${r.min === r.max ? r.max : `${r.min} to ${r.max}`} ${what}`;
+    scale = `autoscale every ${auto.evaluationInterval ?? "PT15M"}: ${range(dedicated, "dedicated")}, ${range(spot, "Spot")}`;
+  }
+  const vmSize = str(i.vmSize);
+  const perNode = vmSize ? vmSizeCores(vmSize) : undefined;
+  let cores: string | undefined;
+  if (perNode !== undefined && (fixed || auto)) {
+    const max = (r: Range) => (r === undefined ? "?" : `${r.max * perNode}`);
+    const over = dedicated !== undefined && dedicated.max * perNode > DEFAULT_DEDICATED_CORE_QUOTA;
+    cores =
+      `up to ${max(dedicated)} dedicated (default quota ${DEFAULT_DEDICATED_CORE_QUOTA} per account), ` +
+      `up to ${max(spot)} Spot; ${perNode} per node` +
+      (over
+        ? "; over the default quota: the pool stays below its target unless the quota is raised"
+        : "");
+  }
   const packages = Array.isArray(i.applicationPackages)
     ? (i.applicationPackages as { id?: string; version?: string }[])
         .map(
@@ -171,18 +253,55 @@ function poolSettings(i: Record<string, unknown>): Record<string, string | undef
     : undefined;
   return {
     name: str(i.poolName),
-    vmSize: str(i.vmSize),
+    vmSize,
     image,
     nodeAgentSkuId: str(vm?.nodeAgentSkuId),
     scale,
+    cores,
+    formula: formula
+      ?.split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(" "),
     taskSlotsPerNode: str(i.taskSlotsPerNode),
     applicationPackages: packages || undefined,
     nodeCommunication: str(i.targetNodeCommunicationMode),
   };
 }
 
+/** `key=value, ...` of a tags object, in its order. */
+function tagsText(tags: unknown): string | undefined {
+  if (!tags || typeof tags !== "object" || Array.isArray(tags)) return undefined;
+  const entries = Object.entries(tags as Record<string, unknown>);
+  return entries.length ? entries.map(([k, v]) => `${k}=${String(v)}`).join(", ") : undefined;
+}
+
+/** Names of ARM resource types in a scope, for review. */
+const SCOPE_TYPES: Record<string, string> = {
+  storageAccounts: "storage account",
+  batchAccounts: "Batch account",
+  resourceGroups: "resource group",
+  subscriptions: "subscription",
+  containers: "blob container",
+};
+
+/** `storage account stx` from an ARM scope id. */
+export function scopeText(scope: unknown): string | undefined {
+  if (typeof scope !== "string") return undefined;
+  const parts = scope.split("/").filter(Boolean);
+  if (parts.length < 2) return scope;
+  const [type, name] = parts.slice(-2);
+  return `${SCOPE_TYPES[type] ?? type} ${name}`;
+}
+
+/** Who a principal id is, when the plan made it up (lib/planState describe). */
+export type DescribePrincipal = (id: string) => string | undefined;
+
 /** The settings of a resource worth reading in review, as short strings. */
-export function keySettings(reg: Registration): Record<string, string> {
+export function keySettings(
+  reg: Registration,
+  describe: DescribePrincipal = () => undefined,
+): Record<string, string> {
   // Read from the redacted inputs: a setting taken from a secret shows as [secret].
   const i = planInputs(reg);
   let s: Record<string, string | undefined>;
@@ -242,7 +361,13 @@ export function keySettings(reg: Registration): Record<string, string> {
         String(i.roleDefinitionId ?? "")
           .split("/")
           .pop() ?? "";
-      s = { role: ROLES[guid] ?? (guid || undefined), principalType: str(i.principalType) };
+      const principal = typeof i.principalId === "string" ? i.principalId : undefined;
+      s = {
+        role: ROLES[guid] ?? (guid || undefined),
+        principal: principal && (describe(principal) ?? principal),
+        principalType: str(i.principalType),
+        scope: scopeText(i.scope),
+      };
       break;
     }
     default: {
@@ -254,6 +379,7 @@ export function keySettings(reg: Registration): Record<string, string> {
       for (const [k, v] of scalars.slice(0, 4)) s[k] = str(v);
     }
   }
+  if (reg.type.startsWith("azure-native:")) s.tags = tagsText(i.tags);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(s)) if (v !== undefined) out[k] = v;
   return out;
@@ -328,14 +454,18 @@ export function stableOrder(regs: readonly Registration[]): Registration[] {
   return out;
 }
 
-export function planResource(reg: Registration, standIns: string[]): PlanResource {
+export function planResource(
+  reg: Registration,
+  standIns: string[],
+  describe?: DescribePrincipal,
+): PlanResource {
   return {
     urn: reg.urn,
     type: reg.type,
     name: reg.name,
     ...(reg.parent ? { parent: reg.parent } : {}),
     component: !reg.custom,
-    settings: reg.custom ? keySettings(reg) : {},
+    settings: reg.custom ? keySettings(reg, describe) : {},
     ...(reg.type === POOL_TYPE ? { updates: poolUpdates(reg) } : {}),
     inputs: reg.custom ? planInputs(reg) : {},
     options: planOptions(reg),
@@ -369,8 +499,8 @@ export function resourceTree(resources: PlanResource[]): TreeNode[] {
   return roots;
 }
 
-const settingsText = (r: PlanResource, code: (s: string) => string) =>
-  Object.entries(r.settings)
+const settingsText = (settings: Record<string, string>, code: (s: string) => string) =>
+  Object.entries(settings)
     .map(([k, v]) => `${k}: ${code(v)}`)
     .join(", ");
 
@@ -436,7 +566,7 @@ export function rolloutText(
         ref.version === undefined
           ? `pool ${name} references ${app} without a version: its nodes install the default when ` +
               "they join, reboot or are reimaged; running nodes keep theirs until then " +
-              "(hpc-batch set-default --reboot-idle-nodes rolls the idle ones); the pool itself is not changed"
+              "(`hpc-batch set-default --stack <stack> --version <version> --reboot-idle-nodes` rolls the idle ones); the pool itself is not changed"
           : `pool ${name} pins ${app} ${String(ref.version)}: a new version changes the pool ` +
               "(PATCH of its package references), and its nodes get it when they join, reboot or are reimaged",
       );
@@ -445,17 +575,103 @@ export function rolloutText(
   return lines;
 }
 
-/** The console rendering: a tree, the outputs, the package and the policy result. */
-export function renderText(doc: PlanDocument): string {
+/** The settings that decide cost and risk, per type (the summary a reviewer reads first). */
+const DECIDING: Record<string, string[]> = {
+  "azure-native:resources:ResourceGroup": ["name", "location", "tags"],
+  "azure-native:storage:StorageAccount": ["name", "sku", "allowSharedKeyAccess", "tags"],
+  "azure-native:batch:BatchAccount": ["name", "publicNetworkAccess", "tags"],
+  [POOL_TYPE]: ["vmSize", "scale", "cores", "formula", "tags"],
+  [PACKAGE_VERSION_TYPE]: ["application", "version", "setDefault"],
+  "azure-native:authorization:RoleAssignment": ["role", "principal", "scope"],
+};
+
+/** The deciding settings of a resource (empty for the types that have none worth a line). */
+export function decidingSettings(r: { type: string; settings: Record<string, string> }) {
+  const out: Record<string, string> = {};
+  for (const k of DECIDING[r.type] ?? []) if (r.settings[k] !== undefined) out[k] = r.settings[k];
+  return out;
+}
+
+/** How each kind of change reads, and its mark (as `pulumi preview` marks them). */
+export const CHANGE_LABELS: Record<ChangeKind, { label: string; mark: string }> = {
+  replace: { label: "replace", mark: "+-" },
+  delete: { label: "delete", mark: "-" },
+  update: { label: "update in place", mark: "~" },
+  create: { label: "create", mark: "+" },
+  unchanged: { label: "unchanged", mark: " " },
+};
+
+/** Formats a value for one line: JSON (strings quoted), `(none)` when absent. */
+export function valueText(v: unknown): string {
+  return v === undefined ? "(none)" : JSON.stringify(v);
+}
+
+/**
+ * `old -> new` on one line. Multi-line strings (an autoscale formula, a start task script) show
+ * only the lines that differ.
+ */
+export function changeText(p: { old?: unknown; new?: unknown }): string {
+  if (typeof p.old === "string" && typeof p.new === "string" && /\n/.test(p.old + p.new)) {
+    const olds = p.old.split("\n");
+    const news = p.new.split("\n");
+    const gone = olds.filter((l) => !news.includes(l)).join("\n");
+    const added = news.filter((l) => !olds.includes(l)).join("\n");
+    return `${valueText(gone)} -> ${valueText(added)} (changed lines)`;
+  }
+  return `${valueText(p.old)} -> ${valueText(p.new)}`;
+}
+
+/** One line per changed property: `path: old -> new`, with how the resource takes it. */
+export function propertyLines(c: ResourceChange): string[] {
+  const how: Record<string, string> = {
+    replace: " (replaces)",
+    update: "",
+    ignored: " (ignoreChanges: applied by the pool's settings resource)",
+    none: " (no effect by itself)",
+  };
+  return c.properties.map((p) => `${p.path}: ${changeText(p)}${how[p.effect]}`);
+}
+
+/** The change's label; a replacement that keeps the old one says so. */
+const kindLabel = (c: ResourceChange) =>
+  c.keepsOld ? "replace (the old one is kept)" : CHANGE_LABELS[c.kind].label;
+
+function diffHeadline(diff: PlanDiff): string {
+  const parts = (["replace", "delete", "update", "create"] as ChangeKind[])
+    .filter((k) => diff.counts[k] > 0)
+    .map((k) => `${diff.counts[k]} to ${CHANGE_LABELS[k].label}`);
+  return `${parts.length ? parts.join(", ") : "no changes"}, ${diff.counts.unchanged} unchanged`;
+}
+
+/** The diff as console lines. */
+function diffText(diff: PlanDiff): string[] {
+  const lines = [
+    `Changes against stack ${diff.base.stack} (package ${diff.base.version} -> ${diff.head.version}): ${diffHeadline(diff)}`,
+  ];
+  for (const c of diff.resources.filter((x) => x.kind !== "unchanged")) {
+    lines.push(`${CHANGE_LABELS[c.kind].mark.padStart(2)} ${c.name}  ${c.type}  (${kindLabel(c)})`);
+    for (const p of propertyLines(c)) lines.push(`      ${p}`);
+    for (const q of c.consequences) lines.push(`      ! ${q}`);
+  }
+  for (const v of diff.policies.failing) {
+    lines.push(`   policy now failing: [${v.level}] ${v.policy}: ${v.message}`);
+  }
+  for (const v of diff.policies.fixed) lines.push(`   policy now passing: ${v.policy}`);
+  return lines;
+}
+
+/** The console rendering: the changes (with a base), the tree, the outputs, package, policies. */
+export function renderText(doc: PlanDocument, diff?: PlanDiff): string {
   const lines: string[] = [];
   const c = counts(doc);
   lines.push(
     `Plan for ${doc.project} (stack ${doc.stack}): ${doc.resources.length} resources, ${c.components} components and ${c.custom} Azure resources`,
   );
+  if (diff) lines.push("", ...diffText(diff), "");
   const walk = (nodes: TreeNode[], indent: string) => {
     nodes.forEach((n, idx) => {
       const last = idx === nodes.length - 1;
-      const settings = settingsText(n.r, (s) => s);
+      const settings = settingsText(n.r.settings, (s) => s);
       lines.push(
         `${indent}${last ? "└─ " : "├─ "}${n.r.name}  ${n.r.type}${settings ? `  (${settings})` : ""}`,
       );
@@ -487,11 +703,36 @@ export function renderText(doc: PlanDocument): string {
 const mdCode = (s: string) => `\`${s.replace(/`/g, "'")}\``;
 const mdCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
-/** A Mermaid flowchart: components as subgraphs, data-flow edges between Azure resources. */
-export function renderMermaid(doc: PlanDocument): string {
+/** Mermaid classes for the change marks. */
+const MERMAID_CLASSES: Partial<Record<ChangeKind, string>> = {
+  create: "fill:#e6ffed,stroke:#2da44e",
+  update: "fill:#fff8c5,stroke:#bf8700",
+  replace: "fill:#ffebe9,stroke:#cf222e,stroke-width:3px",
+  delete: "fill:#eeeeee,stroke:#cf222e,stroke-dasharray:5 5",
+};
+
+/**
+ * A Mermaid flowchart: components as subgraphs, data-flow edges between Azure resources; each
+ * node shows its logical name, short type and deciding settings, and with a diff, its change
+ * (mark and colour; deleted resources are drawn apart, dashed).
+ */
+export function renderMermaid(doc: PlanDocument, diff?: PlanDiff): string {
   const ids = new Map(doc.resources.map((r, i) => [r.urn, `r${i}`]));
-  const label = (r: PlanResource) => `"${`${r.name}<br/>${r.type}`.replace(/"/g, "#quot;")}"`;
+  const kinds = new Map((diff?.resources ?? []).map((c) => [c.key, c]));
+  const keyOf = (urn: string) => urn.replace(/^urn:pulumi:[^:]*::/, "");
+  const quote = (s: string) => `"${s.replace(/"/g, "#quot;")}"`;
+  const label = (
+    r: { name: string; type: string; settings: Record<string, string> },
+    kind?: ChangeKind,
+  ) => {
+    const mark = kind && kind !== "unchanged" ? `${CHANGE_LABELS[kind].mark} ` : "";
+    const shown = Object.entries(decidingSettings(r))
+      .filter(([k]) => ["vmSize", "scale", "sku", "version", "role"].includes(k))
+      .map(([, v]) => v);
+    return quote([`${mark}${r.name}`, shortTypeOf(r.type), ...shown].join("<br/>"));
+  };
   const lines = ["flowchart LR"];
+  const marked: [string, ChangeKind][] = [];
   const walk = (nodes: TreeNode[], indent: string) => {
     for (const n of nodes) {
       const id = ids.get(n.r.urn)!;
@@ -500,12 +741,20 @@ export function renderMermaid(doc: PlanDocument): string {
         walk(n.children, `${indent}  `);
         lines.push(`${indent}end`);
       } else {
-        lines.push(`${indent}${id}[${label(n.r)}]`);
+        const kind = kinds.get(keyOf(n.r.urn))?.kind;
+        lines.push(`${indent}${id}[${label(n.r, kind)}]`);
+        if (kind && kind !== "unchanged") marked.push([id, kind]);
         walk(n.children, indent);
       }
     }
   };
   walk(resourceTree(doc.resources), "  ");
+  (diff?.resources ?? [])
+    .filter((c) => c.kind === "delete")
+    .forEach((c, i) => {
+      lines.push(`  d${i}[${label(c, "delete")}]`);
+      marked.push([`d${i}`, "delete"]);
+    });
   const custom = new Set(doc.resources.filter((r) => !r.component).map((r) => r.urn));
   for (const r of doc.resources) {
     if (r.component) continue;
@@ -513,11 +762,67 @@ export function renderMermaid(doc: PlanDocument): string {
       if (custom.has(dep)) lines.push(`  ${ids.get(dep)} --> ${ids.get(r.urn)}`);
     }
   }
+  for (const kind of Object.keys(MERMAID_CLASSES) as ChangeKind[]) {
+    const members = marked.filter(([, k]) => k === kind).map(([id]) => id);
+    if (members.length === 0) continue;
+    lines.push(
+      `  classDef ${kind} ${MERMAID_CLASSES[kind]}`,
+      `  class ${members.join(",")} ${kind}`,
+    );
+  }
   return lines.join("\n");
 }
 
-/** The pull-request comment / job summary. */
-export function renderMarkdown(doc: PlanDocument): string {
+const shortTypeOf = (type: string) => type.split(/[:/]/).pop() ?? type;
+
+/** The changes section of plan.md: a table, then the consequences and the policy changes. */
+function diffMarkdown(diff: PlanDiff): string[] {
+  const out = [
+    `## Changes against \`${diff.base.stack}\``,
+    "",
+    `${diffHeadline(diff)}; package \`${diff.base.version}\` -> \`${diff.head.version}\`.`,
+    "",
+  ];
+  const changed = diff.resources.filter((c) => c.kind !== "unchanged");
+  if (changed.length) {
+    out.push("| Change | Resource | Type | What changes |", "| --- | --- | --- | --- |");
+    for (const c of changed) {
+      const what = propertyLines(c).map(mdCell).join("<br/>") || "—";
+      out.push(
+        `| ${CHANGE_LABELS[c.kind].mark.trim()} ${kindLabel(c)} | **${c.name}** | ${mdCode(shortTypeOf(c.type))} | ${what} |`,
+      );
+    }
+  }
+  const consequences = changed.filter((c) => c.consequences.length);
+  if (consequences.length) {
+    out.push("", "**What it does:**", "");
+    for (const c of consequences) {
+      for (const q of c.consequences)
+        out.push(
+          `- ${c.kind === "replace" || c.kind === "delete" ? "⚠️ " : ""}**${c.name}**: ${mdCell(q)}`,
+        );
+    }
+  }
+  if (diff.policies.failing.length) {
+    out.push("", "**Policies now failing:**", "");
+    for (const v of diff.policies.failing) {
+      out.push(
+        `- ⚠️ [${v.level}] ${mdCode(v.policy)} on ${mdCode(v.urn.split("::").pop() ?? v.urn)}: ${mdCell(v.message)}`,
+      );
+    }
+  }
+  if (diff.policies.fixed.length) {
+    out.push(
+      "",
+      `Policies now passing: ${diff.policies.fixed.map((v) => mdCode(v.policy)).join(", ")}.`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
+/** The pull-request comment / job summary: changes (with a base), deciding settings, details. */
+export function renderMarkdown(doc: PlanDocument, diff?: PlanDiff): string {
   const c = counts(doc);
   const p = doc.package;
   const out: string[] = [];
@@ -530,19 +835,41 @@ export function renderMarkdown(doc: PlanDocument): string {
     `**${doc.resources.length} resources** (${c.components} components, ${c.custom} Azure resources) · package \`${p.applicationId}\` \`${p.version}\` · policies: ${policySummary(doc)}`,
     "",
   );
-  out.push("## Resources", "");
+  if (diff) out.push(...diffMarkdown(diff));
+  out.push("## Deciding settings", "");
+  for (const r of doc.resources) {
+    const settings = decidingSettings(r);
+    if (Object.keys(settings).length === 0) continue;
+    out.push(`- **${r.name}** ${mdCode(shortTypeOf(r.type))} — ${settingsText(settings, mdCode)}`);
+  }
+  out.push("", "## Resources", "");
   const walk = (nodes: TreeNode[], indent: string) => {
     for (const n of nodes) {
-      const settings = settingsText(n.r, mdCode);
+      const settings = settingsText(n.r.settings, mdCode);
       out.push(`${indent}- **${n.r.name}** ${mdCode(n.r.type)}${settings ? ` — ${settings}` : ""}`);
       if (n.r.updates) out.push(`${indent}  - changes: ${n.r.updates}`);
       walk(n.children, `${indent}  `);
     }
   };
   walk(resourceTree(doc.resources), "");
+  const outputs = Object.entries(doc.outputs);
+  const row = ([k, o]: [string, PlanOutput]) =>
+    `| ${mdCode(k)} | ${mdCell(mdCode(outputText(o)))}${o.standIn ? " †" : ""} |`;
   out.push("", "## Stack outputs", "", "| Output | Value |", "| --- | --- |");
-  for (const [k, o] of Object.entries(doc.outputs)) {
-    out.push(`| ${mdCode(k)} | ${mdCell(mdCode(outputText(o)))}${o.standIn ? " †" : ""} |`);
+  out.push(...outputs.filter(([, o]) => !o.standIn).map(row));
+  const computed = outputs.filter(([, o]) => o.standIn);
+  if (computed.length) {
+    // Folded: made-up ids and endpoints are half the page and decide nothing.
+    out.push(
+      "",
+      `<details><summary>${computed.length} outputs Azure computes (stand-ins †)</summary>`,
+      "",
+      "| Output | Value |",
+      "| --- | --- |",
+      ...computed.map(row),
+      "",
+      "</details>",
+    );
   }
   out.push("", "## Application package", "");
   out.push(
@@ -568,7 +895,7 @@ export function renderMarkdown(doc: PlanDocument): string {
       out.push(`| ${v.level} | ${mdCode(v.policy)} | ${mdCode(name)} | ${mdCell(v.message)} |`);
     }
   }
-  out.push("", "## Diagram", "", "```mermaid", renderMermaid(doc), "```", "");
+  out.push("", "## Diagram", "", "```mermaid", renderMermaid(doc, diff), "```", "");
   out.push(`† ${STAND_IN_NOTE}`, "");
   return out.join("\n");
 }

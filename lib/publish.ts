@@ -201,6 +201,7 @@ export function stepFailed(
   const err = Object.assign(
     new Error(`${step} failed for application ${app} version ${version}: ${detail}. ${advice}`),
     {
+      step,
       statusCode: (cause as { statusCode?: number } | null)?.statusCode,
       code: armErrorCode(cause),
     },
@@ -302,12 +303,8 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
   const pkg = opts.package;
   const failed = (s: PublishStep, cause: unknown, advice: string) =>
     stepFailed(s, appName, version, cause, advice);
-  const armCaller = () => describeCaller(opts.target.credential, armScope(opts.target.endpoint));
-  const armAdvice = async (err: unknown, action: string, otherwise: string) =>
-    isStatus(err, 403)
-      ? `${await armCaller()} needs ${action} on Batch account ${opts.target.account} ` +
-        "(the hpc-batch deployer role, or Contributor)"
-      : otherwise;
+  const armAdvice = (err: unknown, action: string, otherwise: string) =>
+    armPermissionAdvice(opts.target, err, action, otherwise);
 
   // 1. The application. Both reads go out together (each ARM round trip costs 100-300 ms); a
   // missing application answers the version read with 404 too.
@@ -334,7 +331,7 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         `application ${appName}: ` +
           [
             props.allowUpdates === false
-              ? "was unlocked (allowUpdates true), locked again"
+              ? "allowUpdates was true (created elsewhere, or an earlier run stopped during retention); locked (allowUpdates false)"
               : "exists (locked)",
             ...(props.displayName !== undefined
               ? [`display name set to ${JSON.stringify(props.displayName)}`]
@@ -397,7 +394,16 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         );
       } else if (opts.restartPending) {
         await withUnlocked(arm, appName, version, "version", step, async () => {
-          await arm.deleteVersion(appName, version);
+          try {
+            await arm.deleteVersion(appName, version);
+          } catch (err) {
+            throw failed(
+              "version",
+              err,
+              "The pending version was not deleted; run again, or publish a new version " +
+                `(for example ${suggestNextVersion(version)})`,
+            );
+          }
         });
         step(
           "version",
@@ -417,9 +423,18 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         );
       }
       storageUrl = created.storageUrl;
-      // Kept until the version is active, so a stopped run can be resumed from this machine.
-      writePendingRecord(recordFile, { storageUrl, sha256: pkg.sha256 });
       step("version", `version ${version}: created (Pending)`);
+      // Kept until the version is active, so a stopped run can be resumed from this machine.
+      try {
+        writePendingRecord(recordFile, { storageUrl, sha256: pkg.sha256 });
+      } catch (err) {
+        step(
+          "version",
+          `version ${version}: could not keep its upload URL in ${recordFile} ` +
+            `(${String((err as Error).message).split("\n")[0]}): a run stopped before activation ` +
+            "could then not be resumed from this machine",
+        );
+      }
     }
     const committed = resumed
       ? await readBlobDigest(storageUrl, opts.storageCredential, opts.upload?.retry).catch(
@@ -501,7 +516,8 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         "default",
         err,
         `Version ${version} is Active but not the default (the default is still ` +
-          `${defaultVersion ?? "unset"}): run again, or hpc-batch set-default --version ${version}`,
+          `${defaultVersion ?? "unset"}): run the publish again (with --set-default from the CLI), ` +
+          `or hpc-batch set-default --stack <stack> --version ${version}`,
       );
     }
     step(
@@ -608,14 +624,35 @@ async function createVersionWaitingForStorage(
             "does), then run again",
         );
       }
-      const advice = isStatus(err, 403)
-        ? `${await describeCaller(opts.target.credential, armScope(opts.target.endpoint))} needs ` +
-          `Microsoft.Batch/batchAccounts/applications/versions/write on Batch account ${opts.target.account} ` +
-          "(the hpc-batch deployer role, or Contributor)"
-        : "Nothing was uploaded; run again";
-      throw stepFailed("version", opts.applicationId, opts.version, err, advice);
+      throw stepFailed(
+        "version",
+        opts.applicationId,
+        opts.version,
+        err,
+        await armPermissionAdvice(
+          opts.target,
+          err,
+          "Microsoft.Batch/batchAccounts/applications/versions/write",
+          "Nothing was uploaded; run again",
+        ),
+      );
     }
   }
+}
+
+/** What to do about a failed ARM call: a 403 names the caller and the permission it lacks. */
+async function armPermissionAdvice(
+  target: BatchAccountTarget,
+  err: unknown,
+  action: string,
+  otherwise: string,
+): Promise<string> {
+  if (!isStatus(err, 403)) return otherwise;
+  const caller = await describeCaller(target.credential, armScope(target.endpoint));
+  return (
+    `${caller} needs ${action} on Batch account ${target.account} ` +
+    "(the hpc-batch deployer role, or Contributor)"
+  );
 }
 
 /** What to do about a failed upload: a 403 names the role, the storage account and the caller. */
@@ -651,24 +688,22 @@ async function withUnlocked(
   step: (s: PublishStep, message: string) => void,
   work: () => Promise<void>,
 ): Promise<void> {
+  let unlockError: unknown;
   try {
     await arm.updateApplication(app, { allowUpdates: true });
+    step("lock", `application ${app}: unlocked (allowUpdates true) to delete versions`);
   } catch (err) {
-    throw stepFailed(
-      owner,
-      app,
-      version,
-      err,
-      `Could not unlock application ${app} (allowUpdates true) to delete versions; nothing was deleted`,
-    );
+    unlockError = err;
   }
-  step("lock", `application ${app}: unlocked (allowUpdates true) to delete versions`);
   let workError: unknown;
-  try {
-    await work();
-  } catch (err) {
-    workError = err;
+  if (unlockError === undefined) {
+    try {
+      await work();
+    } catch (err) {
+      workError = err;
+    }
   }
+  // Locked again in every case: even a failed unlock may have been applied by Azure.
   let lockError: unknown;
   for (let i = 0; i < LOCK_TRIES; i++) {
     try {
@@ -688,6 +723,15 @@ async function withUnlocked(
       `Application ${app} is left UNLOCKED (allowUpdates true): its versions can be overwritten ` +
         "until it is locked again. The next publish locks it first; or run " +
         `az batch application set --application-name ${app} --allow-updates false`,
+    );
+  }
+  if (unlockError !== undefined) {
+    throw stepFailed(
+      owner,
+      app,
+      version,
+      unlockError,
+      `Could not unlock application ${app} (allowUpdates true) to delete versions; nothing was deleted`,
     );
   }
   step("lock", `application ${app}: locked again (allowUpdates false)`);
@@ -769,8 +813,8 @@ async function prune(
         }
       });
     } catch (err) {
-      // Only the lock's own failure reaches here: that one must stop the run.
-      if ((err as Error).name === PUBLISH_STEP_FAILED) throw err;
+      // A lock that cannot be restored must stop the run; a failed unlock only stops retention.
+      if ((err as { step?: string }).step === "lock") throw err;
       failure = String((err as Error).message ?? err);
     }
     if (failure) {

@@ -274,6 +274,21 @@ describe("provider logic (plain functions)", () => {
     expect(diffPackageVersion(olds, { ...inputs, ...over })).toEqual(expected);
   });
 
+  test("diff: state from before `promote` existed means on-publish: no change; after-canary is an update", () => {
+    const legacy: Partial<PackageVersionOutputs> = { ...olds };
+    delete legacy.promote;
+    delete legacy.restartPending;
+    expect(diffPackageVersion(legacy as PackageVersionOutputs, inputs)).toEqual({
+      changes: false,
+      replaces: [],
+      deleteBeforeReplace: false,
+      stables: STABLES,
+    });
+    expect(
+      diffPackageVersion(legacy as PackageVersionOutputs, { ...inputs, promote: "after-canary" }),
+    ).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false, stables: STABLES });
+  });
+
   test("diff: the same version with another zip fails with the bump message", () => {
     expect(() => diffPackageVersion(olds, { ...inputs, sha256: "6".repeat(64) })).toThrow(
       "application ffmpeg version 1.0.0 is already active with different content " +

@@ -25,7 +25,7 @@ test.each<[string, { type: string; name: string; inputs: Record<string, unknown>
     [pkg({}), pool([{ id: APP }])],
     [
       "ffmpeg 1.2.0 becomes the default version once active",
-      "pool render references ffmpeg without a version: its nodes install the default when they join, reboot or are reimaged; running nodes keep theirs until then (hpc-batch set-default --reboot-idle-nodes rolls the idle ones); the pool itself is not changed",
+      "pool render references ffmpeg without a version: its nodes install the default when they join, reboot or are reimaged; running nodes keep theirs until then (`hpc-batch set-default --stack <stack> --version <version> --reboot-idle-nodes` rolls the idle ones); the pool itself is not changed",
     ],
   ],
   [

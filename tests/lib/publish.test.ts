@@ -646,6 +646,36 @@ describe("publishPackage", () => {
       );
     });
 
+    test("an unlock Azure refuses skips retention (nothing deleted), the lock is still sent, the release succeeds", async () => {
+      const a = await seededStandIn({
+        inject: {
+          "PATCH application": [
+            { status: 409, body: { error: { code: "Conflict", message: "try later" } } },
+          ],
+        },
+      });
+      const pkg = await zip("retain-no-unlock", 100);
+      const { opts, events } = options(a, pkg, {
+        version: "1.1.0",
+        retainVersions: 3,
+        runningReferences: noRunningWork,
+      });
+      const result = await publishPackage(opts);
+      expect(result.outcome).toBe("published");
+      expect(result.deletedVersions).toEqual([]);
+      expect(a.counts["DELETE version"]).toBeUndefined();
+      expect(patches(a)).toEqual([
+        { properties: { allowUpdates: true } },
+        { properties: { allowUpdates: false } },
+      ]);
+      expect(a.applications.get("ffmpeg")!.allowUpdates).toBe(false);
+      expect(steps(events).at(-1)).toBe(
+        "retention: deleted nothing, then stopped: retention failed for application ffmpeg version " +
+          "1.1.0: HTTP 409 Conflict: try later. Could not unlock application ffmpeg (allowUpdates " +
+          "true) to delete versions; nothing was deleted (the release itself succeeded)",
+      );
+    });
+
     test("a lock that cannot be restored fails the run, saying the application is unlocked", async () => {
       const a = await seededStandIn();
       const pkg = await zip("retain-unlocked", 100);
@@ -676,7 +706,8 @@ describe("publishPackage", () => {
       const next = options(a, pkg, { version: "1.1.0" });
       await publishPackage(next.opts);
       expect(steps(next.events)[0]).toBe(
-        "application ffmpeg: was unlocked (allowUpdates true), locked again",
+        "application ffmpeg: allowUpdates was true (created elsewhere, or an earlier run stopped " +
+          "during retention); locked (allowUpdates false)",
       );
       expect(a.applications.get("ffmpeg")!.allowUpdates).toBe(false);
     });
@@ -853,7 +884,7 @@ describe("publishPackage", () => {
               body: { error: { code: "ServerBusy", message: "try later" } },
               headers: { "retry-after": "1" },
             },
-            ...Array(5).fill({ status: 500 }),
+            ...Array(4).fill({ status: 500 }),
           ],
         },
       });
@@ -869,8 +900,9 @@ describe("publishPackage", () => {
       expect(retries[0]).toBe(
         "activate: Azure answered HTTP 503 ServerBusy to POST /applications/ffmpeg/versions/1.0.0/activate; retrying after 1 s (Retry-After)",
       );
+      // Five attempts in all (4 retries): the last answer is the failure, not a retry.
       expect(retries.slice(1)).toEqual(
-        Array(4).fill(
+        Array(3).fill(
           "activate: Azure answered HTTP 500 to POST /applications/ffmpeg/versions/1.0.0/activate; retrying",
         ),
       );
