@@ -12,8 +12,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { parseStackConfig, type StackSettings } from "./config";
+import { checkStackFileKeys, parseStackConfig, type StackSettings } from "./config";
 import { InputError } from "./errors";
+import { diffPlans, type PlanDiff } from "./planDiff";
 import { PlanState, STAND_IN_SUBSCRIPTION } from "./planState";
 import {
   assertNoSecrets,
@@ -108,9 +109,10 @@ export function readStackConfig(root: string, stack: string): StackConfig {
       config[full(k)] = (decl as { default: unknown }).default;
   }
   const secretKeys: string[] = [];
-  for (const [k, v] of Object.entries(
-    (readYaml(stackFile).config ?? {}) as Record<string, unknown>,
-  )) {
+  const stackDoc = readYaml(stackFile);
+  // `configs:` instead of `config:` would drop every setting silently (the CLI ignores it).
+  checkStackFileKeys(stackDoc, `Pulumi.${stack}.yaml`);
+  for (const [k, v] of Object.entries((stackDoc.config ?? {}) as Record<string, unknown>)) {
     const secure =
       v !== null &&
       typeof v === "object" &&
@@ -152,6 +154,8 @@ export interface PlanOptions {
   policies?: PolicyRunner;
   /** Why there is no policy runner (shown in the plan). */
   policiesNote?: string;
+  /** A base plan (`--against`): the renderings then lead with what changes against it. */
+  against?: PlanDocument;
 }
 
 export interface PlanResult {
@@ -163,6 +167,8 @@ export interface PlanResult {
   timings: [string, number][];
   /** How many mandatory policy violations there are (the plan is written all the same). */
   mandatoryViolations: number;
+  /** The changes against `against`, when given. */
+  diff?: PlanDiff;
 }
 
 /** Resolves a program export to a plain value, noting whether it is secret. */
@@ -267,7 +273,9 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
 
   // 1. Config: read and validate before anything else.
   const stackConfig = readStackConfig(root, opts.stack);
-  const settings: StackSettings = parseStackConfig(stackConfig.config);
+  const settings: StackSettings = parseStackConfig(stackConfig.config, {
+    secretKeys: stackConfig.secretKeys,
+  });
   phase("config");
 
   // 2. The application package, before the program so that its problems surface as themselves:
@@ -276,13 +284,15 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
   //    deployment publishes.
   const app = settings.application;
   const folder = path.resolve(root, app.folder);
-  const staged = await stageFolder({ folder, resolveFrom: [folder, root] });
+  const folderField = "hpc-batch:applicationFolder";
+  const staged = await stageFolder({ folder, resolveFrom: [folder, root], folderField });
   const resolved = await resolvePlanVersion(folder, app.version);
   const built = await buildPackage({
     folder,
     outDir: path.join(root, "out"),
     applicationId: app.id,
     version: resolved.version,
+    folderField,
   });
   const pkg: PlanPackage = {
     applicationId: built.applicationId,
@@ -355,14 +365,18 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
     project: stackConfig.project,
     stack: opts.stack,
     config,
-    resources: stableOrder(sim.registrations).map((r) => planResource(r, state.of(r.type, r.name))),
+    resources: stableOrder(sim.registrations).map((r) => {
+      const res = planResource(r, state.of(r.type, r.name), (id) => state.describe(id));
+      return { ...res, inputs: withinProject(res.inputs, root) as Record<string, unknown> };
+    }),
     outputs: planOutputs,
     package: pkg,
     policies,
     standIns: { subscriptionId: STAND_IN_SUBSCRIPTION, note: STAND_IN_NOTE },
   };
+  const diff = opts.against ? diffPlans(opts.against, doc) : undefined;
   const json = renderJson(doc);
-  const markdown = renderMarkdown(doc);
+  const markdown = renderMarkdown(doc, diff);
   const secrets = [
     SECURE_CONFIG_STAND_IN,
     ...Object.values(outputs)
@@ -382,7 +396,27 @@ export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
   phase("write");
 
   const mandatoryViolations = policies.violations.filter((v) => v.level === "mandatory").length;
-  return { doc, json, markdown, files, timings, mandatoryViolations };
+  return { doc, json, markdown, files, timings, mandatoryViolations, ...(diff ? { diff } : {}) };
+}
+
+/**
+ * Paths inside the project as project-relative POSIX paths (the package zip's `packagePath`), so
+ * the same commit plans to the same bytes in any checkout.
+ */
+export function withinProject(value: unknown, root: string): unknown {
+  if (typeof value === "string") {
+    const rel = path.relative(root, value);
+    return path.isAbsolute(value) && !rel.startsWith("..") && !path.isAbsolute(rel)
+      ? rel.split(path.sep).join("/")
+      : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => withinProject(v, root));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = withinProject(v, root);
+    return out;
+  }
+  return value;
 }
 
 /** The strings inside a secret value (what must never reach a rendering). */

@@ -180,7 +180,9 @@ export class PlanState {
         const appId = applicationResourceId(i);
         out.state = set("state", "Active");
         out.applicationResourceId = set("applicationResourceId", appId);
-        out.packageReference = set("packageReference", { id: appId, version: i.version });
+        // The version is the program's own (its input), not a stand-in: only the id is made up.
+        this.record(reg.type, reg.name, "packageReference", { id: appId });
+        out.packageReference = { id: appId, version: i.version };
         break;
       }
       default: {
@@ -221,6 +223,23 @@ export class PlanState {
       .filter((s) => s.type === type && s.name === name)
       .map((s) => s.property);
     return [...new Set(props)];
+  }
+
+  /**
+   * Who a principal id the plan made up belongs to, for review: a managed identity of the
+   * program, or whoever runs `pulumi up` (getClientConfig). Undefined for any other value.
+   */
+  describe(id: string): string | undefined {
+    const s = this.standIns.find((x) => x.value === id);
+    if (!s) return undefined;
+    if (
+      s.type === "azure-native:managedidentity:UserAssignedIdentity" &&
+      s.property === "principalId"
+    )
+      return `managed identity ${s.name}`;
+    if (s.type === "azure-native:authorization:getClientConfig" && s.property === "objectId")
+      return "the identity running pulumi up";
+    return undefined;
   }
 
   /** Every string value made up by this plan (to mark outputs derived from them). */

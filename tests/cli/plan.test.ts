@@ -7,6 +7,9 @@ const repo = path.resolve(__dirname, "../..");
 const fixture = path.join(repo, "tests/fixtures/plan");
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cli-plan-test-"))));
+// Every in-process plan loads a fresh Pulumi, which adds an exit listener: more than Node's
+// default of 10 would print a warning into the stderr the tests compare.
+process.setMaxListeners(50);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /**
@@ -22,7 +25,7 @@ async function plan(args: string[]): Promise<CliResult> {
   return result!;
 }
 
-/** How the dev stack's pool takes changes (lib/planRender poolUpdates). */
+/** How the fixture stack's pool takes changes (lib/planRender poolUpdates). */
 const POOL_CHANGES =
   "in place (PATCH): application packages, scale, start task, tags; replaces the pool (deletes its nodes): " +
   "image and node agent, inter-node communication, mounts, network, node communication mode, node identity, " +
@@ -30,11 +33,27 @@ const POOL_CHANGES =
 
 const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8");
 
-describe("hpc-batch plan on the dev stack", () => {
+/** The fixture stack every review test starts from (tests/fixtures/plan/Pulumi.review.yaml). */
+const REVIEW = fs.readFileSync(path.join(fixture, "Pulumi.review.yaml"), "utf8");
+
+/**
+ * A copy of the fixture project (as a checkout of another commit would be) whose review stack is
+ * REVIEW after `edit`: base and head plan the same stack, as a pull request's two commits do.
+ */
+function reviewProject(name: string, edit?: (yaml: string) => string): string {
+  const dir = path.join(tmp, "projects", name);
+  fs.cpSync(fixture, dir, { recursive: true, filter: (src) => !src.endsWith(`${path.sep}out`) });
+  const yaml = edit ? edit(REVIEW) : REVIEW;
+  if (edit && yaml === REVIEW) throw new Error(`the edit of ${name} changed nothing`);
+  fs.writeFileSync(path.join(dir, "Pulumi.review.yaml"), yaml);
+  return dir;
+}
+
+describe("hpc-batch plan on a fixture stack", () => {
   let res: CliResult;
-  const out = () => path.join(tmp, "dev");
+  const out = () => path.join(tmp, "review");
   beforeAll(async () => {
-    res = await plan(["--stack", "dev", "--out-dir", out()]);
+    res = await plan(["--project", reviewProject("base"), "--stack", "review", "--out-dir", out()]);
   }, 120_000);
 
   test("exits 0 and writes plan.json and plan.md", () => {
@@ -42,7 +61,7 @@ describe("hpc-batch plan on the dev stack", () => {
     expect(res.code).toBe(0);
     expect(fs.readdirSync(out()).sort()).toEqual(["plan.json", "plan.md"]);
     expect(res.stdout).toMatch(
-      /^Plan for hpc-batch \(stack dev\): \d+ resources, \d+ components and \d+ Azure resources\n/,
+      /^Plan for hpc-batch \(stack review\): 14 resources, 4 components and 10 Azure resources\n/,
     );
     expect(res.stdout).toContain(
       `\nWrote ${path.join(out(), "plan.json")} and ${path.join(out(), "plan.md")}\n`,
@@ -53,7 +72,7 @@ describe("hpc-batch plan on the dev stack", () => {
     );
   });
 
-  test("plan.json has the exact structure", async () => {
+  test("plan.json has the exact structure, and the settings that decide cost and risk", () => {
     const doc = JSON.parse(read(out(), "plan.json"));
     expect(Object.keys(doc)).toEqual([
       "format",
@@ -66,16 +85,17 @@ describe("hpc-batch plan on the dev stack", () => {
       "policies",
       "standIns",
     ]);
-    expect([doc.format, doc.project, doc.stack]).toEqual(["hpc-batch-plan/1", "hpc-batch", "dev"]);
-    expect(doc.config["azure-native:location"]).toBe("westeurope");
-    expect(doc.config["hpc-batch:batchApplicationId"]).toBe("ffmpeg");
-    // Every registration of the program, parents before children, with the same fields.
+    expect([doc.format, doc.project, doc.stack]).toEqual([
+      "hpc-batch-plan/1",
+      "hpc-batch",
+      "review",
+    ]);
+    // Stable order (lib/planRender stableOrder): after parent and dependencies, then type, name.
     const rows = doc.resources.map((r: Record<string, unknown>) => [
       r.type,
       r.name,
       r.parent === undefined ? null : String(r.parent).split("::").pop(),
     ]);
-    // Stable order (lib/planRender stableOrder): after parent and dependencies, then type, name.
     expect(rows).toEqual([
       ["azure-native:resources:ResourceGroup", "resource-group", null],
       ["hpc-batch:batch:BatchAccount", "batch", null],
@@ -102,7 +122,6 @@ describe("hpc-batch plan on the dev stack", () => {
         ...keys,
         "component",
         "settings",
-        // A pool says which changes it takes in place and which replace it.
         ...(r.type === "azure-native:batch:Pool" ? ["updates"] : []),
         "inputs",
         "options",
@@ -111,37 +130,55 @@ describe("hpc-batch plan on the dev stack", () => {
       ]);
       expect(r.standIns.includes("id")).toBe(!r.component);
     }
-    const pool = doc.resources.find((r: { type: string }) => r.type === "azure-native:batch:Pool");
+    const byName = (type: string, name: string) =>
+      doc.resources.find((r: { type: string; name: string }) => r.type === type && r.name === name);
+    const pool = byName("azure-native:batch:Pool", "pool");
     expect(pool.settings).toEqual({
-      name: "hpc-batch-dev-pool",
+      name: "hpc-batch-review-pool",
       vmSize: "Standard_D2s_v5",
       image: "canonical/ubuntu-24_04-lts/server/latest",
       nodeAgentSkuId: "batch.node.ubuntu 24.04",
-      scale: "autoscale every PT5M",
+      scale: "autoscale every PT5M: 0 dedicated, 0 to 2 Spot",
+      cores: "up to 0 dedicated (default quota 20 per account), up to 4 Spot; 2 per node",
+      formula:
+        "maxNodes = 2; pending = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5) < 70 ? 0 : max($PendingTasks.GetSample(TimeInterval_Minute * 5)); $TargetDedicatedNodes = 0; $TargetLowPriorityNodes = min(maxNodes, pending); $NodeDeallocationOption = taskcompletion;",
       taskSlotsPerNode: "2",
       applicationPackages: "ffmpeg (default)",
       nodeCommunication: "Simplified",
+      tags: "environment=review, managed-by=hpc-batch, pulumi-project=hpc-batch, pulumi-stack=review",
     });
     expect(pool.updates).toBe(POOL_CHANGES);
-    expect(Object.keys(doc.outputs)).toEqual([
-      "subscriptionId",
-      "location",
-      "resourceGroupName",
-      "storageAccountName",
-      "storageAccountId",
-      "storageBlobEndpoint",
-      "batchAccountName",
-      "batchAccountId",
-      "batchAccountEndpoint",
-      "batchIdentityId",
-      "batchIdentityClientId",
-      "poolName",
-      "applicationId",
-      "applicationVersion",
-      "applicationPackageSha256",
-    ]);
-    expect(doc.outputs.applicationPackageSha256).toEqual({
-      value: doc.package.sha256,
+    // The rules the diff decides replacement by, as the program gives them to Pulumi.
+    expect(pool.options).toEqual({
+      deleteBeforeReplace: true,
+      replaceOnChanges: [
+        "vmSize",
+        "deploymentConfiguration",
+        "networkConfiguration",
+        "taskSlotsPerNode",
+        "userAccounts",
+        "mountConfiguration",
+        "interNodeCommunication",
+        "identity",
+        "targetNodeCommunicationMode",
+      ],
+      ignoreChanges: ["scaleSettings", "startTask", "applicationPackages", "tags"],
+    });
+    const role = (name: string) =>
+      byName("azure-native:authorization:RoleAssignment", name).settings;
+    expect(role("batch-blob-data-contributor")).toEqual({
+      role: "Storage Blob Data Contributor",
+      principal: "managed identity batch-identity",
+      principalType: "ServicePrincipal",
+      scope: expect.stringMatching(/^storage account sthpcbatchrevi[0-9a-f]+$/),
+    });
+    expect(role("deployer-blob-data-contributor")).toMatchObject({
+      principal: "the identity running pulumi up",
+      principalType: "User",
+    });
+    // The package version is the plan's own (config here), not a stand-in; ids are.
+    expect(doc.outputs.applicationVersion).toEqual({
+      value: "2.0.0",
       secret: false,
       standIn: false,
     });
@@ -150,52 +187,20 @@ describe("hpc-batch plan on the dev stack", () => {
       secret: false,
       standIn: true,
     });
-    expect(doc.outputs.poolName).toEqual({
-      value: "hpc-batch-dev-pool",
-      secret: false,
-      standIn: false,
-    });
-    expect(doc.outputs.batchAccountEndpoint.value).toMatch(
-      /^ba[a-z0-9]+\.westeurope\.batch\.azure\.com$/,
-    );
-    // The real package: ffmpeg staged from npm first, then built as `hpc-batch package` does.
-    const { resolveApplicationVersion } = await import("../../lib/version");
-    const { buildPackage } = await import("../../lib/zip");
-    const folder = path.join(repo, "hpc-application");
-    const version = (await resolveApplicationVersion({ folder })).version;
-    const built = await buildPackage({
-      folder,
-      outDir: path.join(tmp, "pkg"),
-      applicationId: "ffmpeg",
-      version,
-    });
-    expect(doc.package).toEqual({
-      applicationId: "ffmpeg",
-      version,
-      versionSource: expect.stringMatching(/^computed from git: \d+ commit\(s\) /),
-      file: `ffmpeg-${version}.zip`,
-      sha256: built.sha256,
-      bytes: built.bytes,
-      files: built.files,
-      staged: [{ to: "bin/ffmpeg", from: "@ffmpeg-installer/linux-x64/ffmpeg" }],
-      rollout: [
-        expect.stringMatching(
-          new RegExp(`^ffmpeg ${version.replace(/\./g, "\\.")} becomes the default version once`),
-        ),
-        expect.stringMatching(
-          /^pool [\w-]+ references ffmpeg without a version: its nodes install the default when they join, reboot or are reimaged/,
-        ),
-      ],
-    });
-    expect(built.bytes).toBeGreaterThan(10_000_000);
+    // The package's path is the project's, relative: no checkout path in plan.json.
+    expect(
+      byName("pulumi-nodejs:dynamic/batch:ApplicationPackageVersion", "app-package-version").inputs
+        .packagePath,
+    ).toBe("out/ffmpeg-2.0.0.zip");
+    expect(read(out(), "plan.json")).not.toContain(tmp);
     expect(doc.policies).toEqual({ ran: true, violations: [] });
-    expect(doc.standIns.subscriptionId).toBe("00000000-0000-0000-0000-000000000000");
-  }, 60_000);
+  });
 
-  test("plan.md is a PR comment with the tree, outputs, package, policies and a Mermaid diagram", () => {
+  test("plan.md leads with the deciding settings; values Azure computes are folded", () => {
     const md = read(out(), "plan.md");
     expect(md.split("\n").filter((l) => l.startsWith("#"))).toEqual([
-      "# hpc-batch plan: stack `dev`",
+      "# hpc-batch plan: stack `review`",
+      "## Deciding settings",
       "## Resources",
       "## Stack outputs",
       "## Application package",
@@ -203,16 +208,298 @@ describe("hpc-batch plan on the dev stack", () => {
       "## Diagram",
     ]);
     expect(md).toContain(
-      "  - **pool** `azure-native:batch:Pool` — name: `hpc-batch-dev-pool`, vmSize: `Standard_D2s_v5`",
+      "- **pool** `Pool` — vmSize: `Standard_D2s_v5`, scale: `autoscale every PT5M: 0 dedicated, 0 to 2 Spot`, cores: `up to 0 dedicated (default quota 20 per account), up to 4 Spot; 2 per node`, formula: `maxNodes = 2; ",
+    );
+    expect(md).toMatch(
+      /\n- \*\*batch-blob-data-contributor\*\* `RoleAssignment` — role: `Storage Blob Data Contributor`, principal: `managed identity batch-identity`, scope: `storage account sthpcbatchrevi[0-9a-f]+`\n/,
     );
     expect(md).toContain(`\n    - changes: ${POOL_CHANGES}\n`);
-    expect(md).toContain("| `subscriptionId` | `00000000-0000-0000-0000-000000000000` † |");
+    expect(md).toContain("| `applicationVersion` | `2.0.0` |\n");
     expect(md).toContain(
-      "Staged into the folder before packaging: `bin/ffmpeg` from `@ffmpeg-installer/linux-x64/ffmpeg`.",
+      "<details><summary>7 outputs Azure computes (stand-ins †)</summary>\n\n| Output | Value |\n| --- | --- |\n| `subscriptionId` | `00000000-0000-0000-0000-000000000000` † |",
     );
-    expect(md).toMatch(/```mermaid\nflowchart LR\n[\s\S]+\n```\n/);
+    // The diagram: short names and deciding settings, not type tokens.
+    expect(md).toContain(
+      '    r12["pool<br/>Pool<br/>Standard_D2s_v5<br/>autoscale every PT5M: 0 dedicated, 0 to 2 Spot"]',
+    );
+    expect(md).not.toMatch(/\["[^"]*azure-native:/);
   });
 });
+
+describe("--against: what a change does, resource by resource", () => {
+  const basePlan = () => path.join(tmp, "against-base", "plan.json");
+  beforeAll(async () => {
+    const res = await plan([
+      "--project",
+      reviewProject("against-base"),
+      "--stack",
+      "review",
+      "--out-dir",
+      path.dirname(basePlan()),
+    ]);
+    expect(res.code).toBe(0);
+  }, 120_000);
+
+  /** Plans the review stack after `edit` against the base. */
+  async function head(name: string, edit: (y: string) => string, ...flags: string[]) {
+    const out = path.join(tmp, `head-${name}`);
+    const res = await plan([
+      "--project",
+      reviewProject(name, edit),
+      "--stack",
+      "review",
+      "--out-dir",
+      out,
+      "--against",
+      basePlan(),
+      ...flags,
+    ]);
+    return { ...res, md: fs.existsSync(out) ? read(out, "plan.md") : "" };
+  }
+
+  test("a VM size: the pool is replaced (deleted first, nodes and tasks lost); the gate stops it with 3", async () => {
+    const r = await head(
+      "vmsize",
+      (y) => y.replace("vmSize: Standard_D2s_v5", "vmSize: Standard_D4s_v5"),
+      "--fail-on",
+      "replace",
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(
+      'hpc-batch plan: --fail-on replace: replaces pool (Pool): vmSize "Standard_D2s_v5" -> "Standard_D4s_v5"\n',
+    );
+    expect(r.stdout).toContain(
+      [
+        "Changes against stack review (package 2.0.0 -> 2.0.0): 1 to replace, 1 to update in place, 8 unchanged",
+        "+- pool  azure-native:batch:Pool  (replace)",
+        '      vmSize: "Standard_D2s_v5" -> "Standard_D4s_v5" (replaces)',
+        "      ! replaces pool hpc-batch-review-pool: deleted first (its id is fixed, so the new pool cannot exist beside it), with all its nodes and the tasks running on them; jobs wait until the new pool has nodes",
+        " ~ pool-settings  pulumi-nodejs:dynamic/batch:PoolSettings  (update in place)",
+        '      poolCreationTime: "(the old pool\'s)" -> "(the new pool\'s)"',
+      ].join("\n"),
+    );
+    expect(r.md).toContain(
+      '| +- replace | **pool** | `Pool` | vmSize: "Standard_D2s_v5" -> "Standard_D4s_v5" (replaces) |',
+    );
+    expect(r.md).toContain("- ⚠️ **pool**: replaces pool hpc-batch-review-pool: deleted first");
+    expect(r.md).toContain(
+      "  classDef replace fill:#ffebe9,stroke:#cf222e,stroke-width:3px\n  class r12 replace\n",
+    );
+  });
+
+  test("an autoscale formula: PATCHed in place by the pool's settings resource, the pool untouched", async () => {
+    const r = await head(
+      "formula",
+      (y) => y.replace("maxNodes = 2;", "maxNodes = 4;"),
+      "--fail-on",
+      "replace,delete",
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      [
+        "Changes against stack review (package 2.0.0 -> 2.0.0): 1 to update in place, 9 unchanged",
+        " ~ pool-settings  pulumi-nodejs:dynamic/batch:PoolSettings  (update in place)",
+        '      scaleSettings.autoScale.formula: "maxNodes = 2;" -> "maxNodes = 4;" (changed lines)',
+        "      ! PATCHes pool hpc-batch-review-pool in place (scaleSettings): no node is removed; a new start task or package reference reaches nodes when they join, reboot or are reimaged",
+        "",
+      ].join("\n"),
+    );
+    expect(r.md).toContain("scale: `autoscale every PT5M: 0 dedicated, 0 to 4 Spot`");
+  });
+
+  test("a new package version: published, the old one kept, the default after the canary", async () => {
+    const r = await head(
+      "version",
+      (y) => y.replace("batchApplicationVersion: 2.0.0", "batchApplicationVersion: 2.1.0"),
+      "--fail-on",
+      "replace",
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      [
+        "Changes against stack review (package 2.0.0 -> 2.1.0): 1 to replace, 9 unchanged",
+        "+- app-package-version  pulumi-nodejs:dynamic/batch:ApplicationPackageVersion  (replace (the old one is kept))",
+        '      packagePath: "out/ffmpeg-2.0.0.zip" -> "out/ffmpeg-2.1.0.zip" (no effect by itself)',
+        '      packageVersion: "2.0.0" -> "2.1.0" (no effect by itself)',
+      ].join("\n"),
+    );
+    expect(r.stdout).toContain(
+      [
+        '      version: "2.0.0" -> "2.1.0" (replaces)',
+        "      ! publishes ffmpeg 2.1.0 as a new Batch package version; 2.0.0 stays in Batch (the old resource's delete leaves it; retention prunes old versions)",
+        "      ! ffmpeg 2.1.0 becomes the default version once `hpc-batch verify --promote` has run a smoke task that references it on the pool (the first release: once active)",
+        "      ! pool hpc-batch-review-pool references ffmpeg without a version: its nodes install the default when they join, reboot or are reimaged; running nodes keep theirs until then",
+      ].join("\n"),
+    );
+  });
+
+  test("a tag: updated in place everywhere, the pool's through its settings resource", async () => {
+    const r = await head("tag", (y) =>
+      y.replace("environment: review", "environment: review\n    owner: render-team"),
+    );
+    expect(r.code).toBe(0);
+    const changed = r.stdout
+      .split("\n")
+      .filter((l) => /^ ?[~+-]{1,2} /.test(l))
+      .map((l) => l.trim());
+    expect(changed).toEqual([
+      "~ resource-group  azure-native:resources:ResourceGroup  (update in place)",
+      "~ batch-identity  azure-native:managedidentity:UserAssignedIdentity  (update in place)",
+      "~ app-storage  azure-native:storage:StorageAccount  (update in place)",
+      "~ batch  azure-native:batch:BatchAccount  (update in place)",
+      "~ pool-settings  pulumi-nodejs:dynamic/batch:PoolSettings  (update in place)",
+    ]);
+    expect(r.stdout).toContain('      tags.owner: (none) -> "render-team"\n');
+  });
+
+  test("a new resource and a removed one (against an edited base): create and delete; --fail-on delete", async () => {
+    const base = JSON.parse(fs.readFileSync(basePlan(), "utf8"));
+    const deployer = base.resources.findIndex(
+      (r: { name: string }) => r.name === "deployer-blob-data-contributor",
+    );
+    base.resources.splice(deployer, 1);
+    base.resources.push({
+      urn: "urn:pulumi:review::hpc-batch::azure-native:batch:Pool::old-pool",
+      type: "azure-native:batch:Pool",
+      name: "old-pool",
+      component: false,
+      settings: { name: "old-pool", vmSize: "Standard_D2s_v5" },
+      inputs: { poolName: "old-pool" },
+      options: {},
+      dependsOn: [],
+      standIns: ["id"],
+    });
+    const edited = path.join(tmp, "edited-base.json");
+    fs.writeFileSync(edited, JSON.stringify(base));
+    const out = path.join(tmp, "head-edited");
+    const r = await plan([
+      "--project",
+      reviewProject("unchanged", (y) => `${y}# unchanged\n`),
+      "--stack",
+      "review",
+      "--out-dir",
+      out,
+      "--against",
+      edited,
+      "--fail-on",
+      "delete",
+      "--fail-on",
+      "replace",
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe("hpc-batch plan: --fail-on delete,replace: deletes old-pool (Pool)\n");
+    expect(r.stdout).toContain(
+      [
+        "Changes against stack review (package 2.0.0 -> 2.0.0): 1 to delete, 1 to create, 9 unchanged",
+        " + deployer-blob-data-contributor  azure-native:authorization:RoleAssignment  (create)",
+        "      ! grants Storage Blob Data Contributor for the identity running pulumi up on storage account sthpcbatchrevi",
+      ].join("\n"),
+    );
+    expect(r.stdout).toContain(
+      [
+        " - old-pool  azure-native:batch:Pool  (delete)",
+        "      ! deletes pool old-pool with all its nodes and the tasks running on them",
+      ].join("\n"),
+    );
+    const md = read(out, "plan.md");
+    expect(md).toContain('  d0["- old-pool<br/>Pool<br/>Standard_D2s_v5"]');
+    expect(md).toContain("  class d0 delete\n");
+  });
+
+  test("a policy now failing: listed; --fail-on policy exits 3 (over the plan's own 1)", async () => {
+    const r = await head(
+      "policy",
+      (y) =>
+        y.replace(
+          /  hpc-batch:pool:\n(    .*\n|      .*\n)+/,
+          "  hpc-batch:pool:\n    dedicatedNodes: 60\n    spotNodes: 10\n",
+        ),
+      "--fail-on",
+      "policy",
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(
+      "hpc-batch plan: 1 mandatory policy violation(s)\n" +
+        "hpc-batch plan: --fail-on policy: policy now failing: pool-max-nodes (mandatory) on pool\n",
+    );
+    expect(r.md).toContain(
+      '**Policies now failing:**\n\n- ⚠️ [mandatory] `pool-max-nodes` on `pool`: pool "pool": fixedScale asks for 70 nodes',
+    );
+    expect(r.md).toContain(
+      "cores: `up to 120 dedicated (default quota 20 per account), up to 20 Spot; 2 per node; over the default quota: the pool stays below its target unless the quota is raised`",
+    );
+  });
+});
+
+test("the same commit plans to the same bytes in any checkout", async () => {
+  const a = reviewProject("checkout-a");
+  const b = reviewProject(path.join("deeper", "elsewhere", "checkout-b"));
+  const outs = [path.join(tmp, "bytes-a"), path.join(tmp, "bytes-b")];
+  for (const [dir, out] of [
+    [a, outs[0]],
+    [b, outs[1]],
+  ]) {
+    expect((await plan(["--project", dir, "--stack", "review", "--out-dir", out])).code).toBe(0);
+  }
+  expect(fs.readFileSync(path.join(outs[0], "plan.json"))).toEqual(
+    fs.readFileSync(path.join(outs[1], "plan.json")),
+  );
+  expect(read(outs[0], "plan.md")).toBe(read(outs[1], "plan.md"));
+  expect(read(outs[0], "plan.json")).not.toContain(tmp);
+}, 120_000);
+
+describe("bad --against and --fail-on: exit 2 before anything is written", () => {
+  test.each([
+    [
+      ["--fail-on", "everything"],
+      '--fail-on "everything" is invalid: must be one of replace, delete, policy',
+    ],
+    [
+      ["--fail-on", "policy,replace"],
+      '--fail-on "replace" is invalid: needs --against <plan.json>: a plan alone has nothing to compare',
+    ],
+    [
+      ["--against", "missing.json"],
+      /^--against "missing\.json" is invalid: must be a readable plan\.json \(ENOENT/,
+    ],
+    [
+      ["--against", "Pulumi.yaml"],
+      /^--against "Pulumi\.yaml" is invalid: must be a plan\.json written by hpc-batch plan \(format hpc-batch-plan\/1\): /,
+    ],
+  ])("%j", async (flags, message) => {
+    const out = path.join(tmp, "bad-flags");
+    const cwd = process.cwd();
+    process.chdir(fixture);
+    try {
+      const r = await plan([
+        "--project",
+        fixture,
+        "--stack",
+        "secrets",
+        "--out-dir",
+        out,
+        ...flags,
+      ]);
+      expect(r.code).toBe(2);
+      const line = r.stderr.replace(/^hpc-batch plan: /, "");
+      if (typeof message === "string") expect(line).toBe(`${message}\n`);
+      else expect(line).toMatch(message);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+test("--timings prints the phases on stderr; without it a slow plan prints nothing there", async () => {
+  const out = path.join(tmp, "timings");
+  const r = await plan(["--project", fixture, "--stack", "secrets", "--out-dir", out, "--timings"]);
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(
+    /^plan phases: config \d+\.\d s, package \d+\.\d s, program \d+\.\d s, policies \d+\.\d s, write \d+\.\d s\n$/,
+  );
+}, 60_000);
 
 test("--json prints plan.json", async () => {
   const out = path.join(tmp, "json");
@@ -259,7 +546,7 @@ describe("policies", () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toBe("hpc-batch plan: 1 mandatory policy violation(s)\n");
     expect(res.stdout).toContain(
-      '  [mandatory] pool-max-nodes: pool "pool": fixedScale asks for 70 nodes (60 dedicated + 10 Spot), more than the cap of 50 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config. (urn:pulumi:bigpool::hpc-batch::hpc-batch:batch:BatchPool$azure-native:batch:Pool::pool)\n',
+      '  [mandatory] pool-max-nodes: pool "pool": fixedScale asks for 70 nodes (60 dedicated + 10 Spot), more than the cap of 50 per pool; lower dedicatedNodes or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config. (urn:pulumi:bigpool::hpc-batch::hpc-batch:batch:BatchPool$azure-native:batch:Pool::pool)\n',
     );
     const doc = JSON.parse(read(out, "plan.json"));
     expect(
@@ -282,7 +569,6 @@ describe("policies", () => {
       "--policy-config",
       file,
     ]);
-    // (Node may warn here about exit listeners: every in-process plan loads a fresh Pulumi.)
     expect(res.stderr).not.toContain("hpc-batch plan:");
     expect(res.code).toBe(0);
     expect(JSON.parse(read(out, "plan.json")).policies).toEqual({ ran: true, violations: [] });
@@ -318,3 +604,18 @@ test("an error that is not bad input still never prints a SAS", async () => {
   expect(res.stderr).toContain(`${blocker}/x?[redacted shared access signature]`);
   expect(res.stderr).not.toContain("c2lnbmF0dXJl");
 }, 60_000);
+
+test("a stack file with `configs:` instead of `config:` is refused, naming the key (exit 2)", async () => {
+  const dir = fs.mkdtempSync(path.join(tmp, "typo-"));
+  fs.copyFileSync(path.join(fixture, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.typo.yaml"),
+    "configs:\n  azure-native:location: westeurope\n",
+  );
+  const res = await plan(["--project", dir, "--stack", "typo", "--out-dir", dir]);
+  expect(res.code).toBe(2);
+  expect(res.stderr).toBe(
+    'hpc-batch plan: Pulumi.typo.yaml "configs" is invalid: is not a known top-level key of a stack file (did you mean config?); known: config, encryptedkey, encryptionsalt, environment, secretsprovider\n',
+  );
+  expect(fs.readdirSync(dir).sort()).toEqual(["Pulumi.typo.yaml", "Pulumi.yaml"]);
+});

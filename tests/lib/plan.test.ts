@@ -251,7 +251,8 @@ describe("rendering", () => {
         vmSize: "Standard_D2s_v5",
         image: "canonical/ubuntu-24_04-lts/server/latest",
         nodeAgentSkuId: "batch.node.ubuntu 24.04",
-        scale: "fixed: 2 dedicated, 0 spot",
+        scale: "fixed: 2 dedicated, 0 Spot",
+        cores: "up to 4 dedicated (default quota 20 per account), up to 0 Spot; 2 per node",
         taskSlotsPerNode: "1",
         applicationPackages: "ffmpeg 1.2.0",
       },
@@ -270,7 +271,9 @@ describe("rendering", () => {
         name: "p2",
         vmSize: "Standard_F4s_v2",
         image: "/subscriptions/0/images/x",
-        scale: "autoscale every PT15M",
+        scale: "autoscale every PT15M: 1 dedicated, Spot set by the formula",
+        cores: "up to 4 dedicated (default quota 20 per account), up to ? Spot; 4 per node",
+        formula: "$TargetDedicatedNodes = 1;",
       },
     ],
   ])("key settings of %s", (_what, inputs, settings) => {
@@ -338,10 +341,10 @@ describe("rendering", () => {
     expect(renderMermaid(doc)).toBe(
       [
         "flowchart LR",
-        '  subgraph r0["comp<br/>t:C"]',
-        '    r1["a#quot;1<br/>t:A"]',
+        '  subgraph r0["comp<br/>C"]',
+        '    r1["a#quot;1<br/>A"]',
         "  end",
-        '  r2["b<br/>t:B"]',
+        '  r2["b<br/>B"]',
         "  r1 --> r2",
       ].join("\n"),
     );
@@ -497,6 +500,7 @@ describe("runPlan on the fixture program", () => {
     const sections = markdown.split("\n").filter((l) => l.startsWith("#"));
     expect(sections).toEqual([
       "# hpc-batch plan: stack `secrets`",
+      "## Deciding settings",
       "## Resources",
       "## Stack outputs",
       "## Application package",
@@ -512,9 +516,19 @@ describe("runPlan on the fixture program", () => {
       ),
     );
     expect(markdown).toContain(
-      ["| `greeting` | `hello` |", "| `token` | `[secret]` |", "| `dbId` | `vault-db-id` † |"].join(
-        "\n",
-      ),
+      [
+        "| `greeting` | `hello` |",
+        "| `token` | `[secret]` |",
+        "",
+        // Values Azure computes are folded away.
+        "<details><summary>1 outputs Azure computes (stand-ins †)</summary>",
+        "",
+        "| Output | Value |",
+        "| --- | --- |",
+        "| `dbId` | `vault-db-id` † |",
+        "",
+        "</details>",
+      ].join("\n"),
     );
     expect(markdown).toContain(
       "| advisory | `fixture-policy` | `vault-db` | checked 2 resources of secrets |",
@@ -523,8 +537,8 @@ describe("runPlan on the fixture program", () => {
       [
         "```mermaid",
         "flowchart LR",
-        '  subgraph r0["vault<br/>fixture:index:Vault"]',
-        '    r1["vault-db<br/>fixture:index:Db"]',
+        '  subgraph r0["vault<br/>Vault"]',
+        '    r1["vault-db<br/>Db"]',
         "  end",
         "```",
       ].join("\n"),

@@ -97,10 +97,24 @@ test("Build: install, lint, type check, test, plan, package, publish the hpc-app
     "npm run lint",
     "npm run typecheck",
     "npm test",
-    "npm run plan",
+    "npm run plan -- $(planAgainst)",
     'echo "##vso[task.uploadsummary]$(System.DefaultWorkingDirectory)/plan.md"',
     "npm run stage-app",
   ]);
+  // A pull request plans its target branch first: the run summary is then the diff against it.
+  const base = steps.find((s) => s.name === "planBase")!;
+  expect(base.condition).toBe("eq(variables['Build.Reason'], 'PullRequest')");
+  expect((base as { continueOnError?: boolean }).continueOnError).toBe(true);
+  expect(base.script).toContain(
+    'git worktree add "$(Agent.TempDirectory)/base" "origin/${SYSTEM_PULLREQUEST_TARGETBRANCH#refs/heads/}"',
+  );
+  expect(base.script).toContain(
+    'echo "##vso[task.setvariable variable=planAgainst]--against $(Agent.TempDirectory)/base-plan/plan.json"',
+  );
+  expect(steps.indexOf(base)).toBe(
+    steps.findIndex((s) => s.script?.startsWith("npm run plan")) - 1,
+  );
+  expect(pipeline.variables).toContainEqual({ name: "planAgainst", value: "" });
   const pkg = steps.find((s) => s.name === "package")!;
   expect(pkg.script).toContain("node bin/hpc-batch.js package --json");
   for (const output of ["version", "sha256", "zip"]) {
@@ -234,6 +248,7 @@ test("names no secret: only the service connection, variable groups and an optio
     { name: "nodeVersion", value: "20.x" },
     { name: "npm_config_cache", value: "$(Pipeline.Workspace)/.npm" },
     { name: "pulumiConfigPassphrase", value: "" },
+    { name: "planAgainst", value: "" },
     { group: "hpc-batch" },
   ]);
 });

@@ -3,7 +3,9 @@
  * through @action-validator/core), then the release rules the schema cannot know: keyless sign-in,
  * one artifact promoted from dev to prod, prod behind its environment, one deploy per stack.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { validateWorkflow } from "@action-validator/core";
 import { parse } from "yaml";
@@ -13,6 +15,7 @@ const source = (file: string) => fs.readFileSync(path.join(dir, file), "utf8");
 
 interface Step {
   name?: string;
+  "continue-on-error"?: boolean;
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
@@ -33,6 +36,7 @@ interface Job {
   steps: Step[];
 }
 interface Workflow {
+  name?: string;
   on: Record<string, unknown>;
   permissions: Record<string, string>;
   concurrency?: { group: string; "cancel-in-progress": boolean };
@@ -41,6 +45,7 @@ interface Workflow {
 
 const pr = parse(source("pr.yml")) as Workflow;
 const release = parse(source("release.yml")) as Workflow;
+const prComment = parse(source("pr-comment.yml")) as Workflow;
 
 const uses = (job: Job, action: string) => job.steps.filter((s) => s.uses === action);
 const one = (job: Job, action: string): Step => {
@@ -53,8 +58,8 @@ const runs = (job: Job) => job.steps.filter((s) => s.run).map((s) => s.run!.trim
 describe("schema", () => {
   const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
 
-  test("pr.yml and release.yml are there", () => {
-    expect(files).toEqual(expect.arrayContaining(["pr.yml", "release.yml"]));
+  test("pr.yml, pr-comment.yml and release.yml are there", () => {
+    expect(files).toEqual(expect.arrayContaining(["pr.yml", "pr-comment.yml", "release.yml"]));
   });
 
   test.each(files)("%s is a valid workflow", (file) => {
@@ -153,17 +158,40 @@ describe("pull requests (pr.yml)", () => {
     });
   });
 
-  test("check: lint, type check, test and the offline plan, published as the job summary", () => {
+  test("check: lint, type check, test", () => {
     const check = pr.jobs.check;
     expect(runs(check)).toEqual([
       "npm ci --no-audit --no-fund",
       "npm run lint",
       "npm run typecheck",
       "npm test",
-      "npm run plan",
-      'cat plan.md >> "$GITHUB_STEP_SUMMARY"',
     ]);
     expect(check.permissions).toBeUndefined(); // the workflow's read-only default
+  });
+
+  test("plan: the base and the head planned offline, no credential; the diff as summary and artifact", () => {
+    const plan = pr.jobs.plan;
+    expect(plan.permissions).toBeUndefined(); // read-only: works for forks
+    expect(plan.needs).toBeUndefined();
+    expect(JSON.stringify(plan)).not.toMatch(/AZURE_|ARM_|azure\/login|secrets\./);
+    expect(one(plan, "actions/checkout@v6").with).toEqual({ "fetch-depth": 0 });
+    const base = plan.steps.find(
+      (s) => s.name === "Plan the base branch with its own program and config",
+    )!;
+    expect(base["continue-on-error"]).toBe(true);
+    expect(base.env).toEqual({ BASE_SHA: "${{ github.event.pull_request.base.sha }}" });
+    expect(base.run).toContain('git worktree add "$RUNNER_TEMP/base" "$BASE_SHA"');
+    expect(base.run).toContain('node bin/hpc-batch.js plan --out-dir "$RUNNER_TEMP/base-plan"');
+    const head = plan.steps.find((s) => s.name === "Plan the head against the base")!;
+    expect(head.run).toContain('against=(--against "$RUNNER_TEMP/base-plan/plan.json")');
+    expect(head.run).toContain('npm run plan -- --out-dir plan "${against[@]}"');
+    expect(runs(plan)).toContain('cat plan/plan.md >> "$GITHUB_STEP_SUMMARY"');
+    expect(runs(plan)).toContain('echo "$PR_NUMBER" > plan/pr-number');
+    expect(one(plan, "actions/upload-artifact@v6").with).toEqual({
+      name: "plan",
+      path: "plan/",
+      "retention-days": 14,
+    });
   });
 
   test("preview: only with the preview identity configured, never for forks, with a PR comment", () => {
@@ -286,5 +314,111 @@ describe("release (release.yml)", () => {
     expect(prod.steps).toHaveLength(upTo(prod).length);
     expect(prod.env).toEqual(dev.env);
     expect(prod.permissions).toEqual(dev.permissions);
+  });
+});
+
+describe("the plan comment (pr-comment.yml)", () => {
+  const job = prComment.jobs.comment;
+  const script = job.steps.find((s) => s.name === "Post or update the one plan comment")!;
+
+  test("runs after pr.yml, in the base repository, never on the pull request's code", () => {
+    expect(prComment.on).toEqual({
+      workflow_run: { workflows: [pr.name], types: ["completed"] },
+    });
+    expect(prComment.permissions).toEqual({ contents: "read" });
+    expect(job.permissions).toEqual({ actions: "read", "pull-requests": "write" });
+    expect(job.if).toBe(
+      "${{ github.event.workflow_run.event == 'pull_request' && github.event.workflow_run.conclusion != 'cancelled' }}",
+    );
+    // Only the artifact: no checkout, no npm, no Azure.
+    expect(job.steps.map((s) => s.uses ?? s.name)).toEqual([
+      "actions/download-artifact@v7",
+      "Post or update the one plan comment",
+    ]);
+    expect(one(job, "actions/download-artifact@v7").with).toEqual({
+      name: "plan",
+      path: "plan",
+      "run-id": "${{ github.event.workflow_run.id }}",
+      "github-token": "${{ github.token }}",
+    });
+    expect(script.env).toEqual({
+      GH_TOKEN: "${{ github.token }}",
+      REPO: "${{ github.repository }}",
+    });
+  });
+
+  /**
+   * Runs the step's script with a stand-in `gh` on PATH that records its calls and answers the
+   * comment lookup with `existing` (a comment id, or nothing).
+   */
+  function runComment(prNumber: string, existing: string) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pr-comment-"));
+    try {
+      fs.mkdirSync(path.join(dir, "plan"));
+      fs.writeFileSync(path.join(dir, "plan", "pr-number"), prNumber);
+      fs.writeFileSync(path.join(dir, "plan", "plan.md"), "# hpc-batch plan: stack `dev`\n");
+      fs.mkdirSync(path.join(dir, "bin"));
+      const gh = path.join(dir, "bin", "gh");
+      fs.writeFileSync(
+        gh,
+        '#!/bin/sh\necho "$*" >> "$GH_LOG"\ncase "$*" in *--paginate*) [ -n "$EXISTING" ] && echo "$EXISTING" ;; esac\nexit 0\n',
+      );
+      fs.chmodSync(gh, 0o755);
+      const env = {
+        PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
+        GH_LOG: path.join(dir, "gh.log"),
+        EXISTING: existing,
+        GH_TOKEN: "t",
+        REPO: "org/repo",
+      };
+      let stdout = "";
+      let code = 0;
+      try {
+        stdout = execFileSync("bash", ["-c", script.run!], {
+          cwd: dir,
+          env,
+          stdio: "pipe",
+        }).toString();
+      } catch (err) {
+        code = (err as { status: number }).status;
+      }
+      const log = fs.existsSync(env.GH_LOG) ? fs.readFileSync(env.GH_LOG, "utf8") : "";
+      const comment = fs.existsSync(path.join(dir, "comment.md"))
+        ? fs.readFileSync(path.join(dir, "comment.md"), "utf8")
+        : undefined;
+      return { code, stdout, calls: log.trim().split("\n").filter(Boolean), comment };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const lookup =
+    'api repos/org/repo/issues/42/comments --paginate --jq .[] | select(.body | startswith("<!-- hpc-batch-plan -->")) | .id';
+
+  test("the first push posts the comment, with the marker", () => {
+    const r = runComment("42\n", "");
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([
+      lookup,
+      "api --method POST repos/org/repo/issues/42/comments -F body=@comment.md",
+    ]);
+    expect(r.comment).toBe("<!-- hpc-batch-plan -->\n# hpc-batch plan: stack `dev`\n");
+    expect(r.stdout).toBe("posted the plan on pull request 42\n");
+  });
+
+  test("a later push updates that one comment", () => {
+    const r = runComment("42", "9001");
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([
+      lookup,
+      "api --method PATCH repos/org/repo/issues/comments/9001 -F body=@comment.md",
+    ]);
+    expect(r.stdout).toBe("updated comment 9001 on pull request 42\n");
+  });
+
+  test("a pull request number that is not a number stops before any call", () => {
+    const r = runComment("42; rm -rf /", "");
+    expect(r.code).toBe(1);
+    expect(r.calls).toEqual([]);
   });
 });
