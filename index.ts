@@ -34,15 +34,29 @@ import { buildPackage } from "./lib/zip";
 // An async program (Pulumi awaits it and takes its result as the stack outputs) so that the
 // package is staged, versioned and built, its folder checked, before any resource is registered:
 // a bad folder or an uncomputable version stops the deployment before any cloud call.
+/**
+ * The config keys whose values are secrets, so a message never shows one. The Node.js language
+ * host passes them to the program in PULUMI_CONFIG_SECRET_KEYS (a JSON array); absent: none.
+ */
+function secretConfigKeys(): string[] {
+  try {
+    const keys: unknown = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]");
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
 export = async () => {
   const project = pulumi.getProject();
   const stack = pulumi.getStack();
-  const settings = parseStackConfig(pulumi.runtime.allConfig());
+  const settings = parseStackConfig(pulumi.runtime.allConfig(), { secretKeys: secretConfigKeys() });
 
   // The application package: stage the binaries (idempotent), pick the version (config, else
   // the conventional commits since the last app-v* tag), build the reproducible zip.
   const app = settings.application;
-  await stageFolder({ folder: app.folder });
+  const folderField = "hpc-batch:applicationFolder";
+  await stageFolder({ folder: app.folder, folderField });
   const { version } = await resolveApplicationVersion({
     folder: app.folder,
     configured: app.version,
@@ -52,6 +66,7 @@ export = async () => {
     outDir: "out",
     applicationId: app.id,
     version,
+    folderField,
   });
 
   const tags = { ...settings.tags, ...baseTags(project, stack) };

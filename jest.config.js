@@ -1,4 +1,8 @@
-/** Jest runs TypeScript through ts-jest; `npm test` (scripts/test.js) prepares TLS for the stand-ins. */
+/**
+ * Jest runs TypeScript through ts-jest; `npm test` (scripts/test.js) prepares TLS for the
+ * stand-ins. ts-jest only transpiles (tsconfig.json sets isolatedModules): the type check is
+ * `npm run typecheck`, which CI runs, so the suite does not pay for it once per file.
+ */
 module.exports = {
   preset: "ts-jest",
   testEnvironment: "node",
@@ -6,5 +10,9 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   testTimeout: 60000,
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
+  // Jest's default is one worker per core but one, which on a 2-core runner is a single worker.
+  // The files spend much of their time waiting on child processes (Azurite, git, zip, ffmpeg)
+  // and sockets, so one worker per core keeps both cores busy: about half the wall time.
+  maxWorkers: "100%",
   reporters: ["default", "<rootDir>/scripts/summary-reporter.js"],
 };

@@ -1,14 +1,5 @@
 #!/usr/bin/env node
-// Runs the compiled CLI; `npm ci` builds it through the `prepare` script.
+// Runs the compiled CLI (dist/cli/main.js; `npm ci` builds it through the `prepare` script, and
+// `npm run build` rebuilds it). Signals, exit codes and messages are handled in `run`.
 "use strict";
-require("../dist/cli/main.js")
-  .main(process.argv)
-  .then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      process.stderr.write(`hpc-batch: ${err && err.message ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+require("../dist/cli/main.js").run(process.argv);

@@ -2,9 +2,17 @@
  * The `hpc-batch` command line. Each command lives in `cli/commands/<name>.ts` and exports
  * `register(program)`; commands return their exit code instead of calling process.exit, so
  * tests can run them in-process.
+ *
+ * Start-up cost: this module and the command modules load only commander and small pure modules;
+ * each command loads what it uses (the Azure SDKs, the zip writer...) inside its action, so
+ * `--help` and `--version` answer without loading any of it.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { InputError } from "../lib/errors";
+import { exitOnInterrupt } from "../lib/interrupt";
+import { describeNetworkError } from "../lib/networkError";
 import { redactSecrets } from "../lib/secretScan";
 import * as localRun from "./commands/localRun";
 import * as pkg from "./commands/package";
@@ -23,14 +31,33 @@ export interface CommandContext {
   setExitCode(code: number): void;
 }
 
+/** hpc-batch's own version: the `version` of the package.json above this module (cli/ or dist/cli/). */
+export function cliVersion(from: string = __dirname): string {
+  for (let dir = from; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (!fs.existsSync(file)) continue;
+    const meta = JSON.parse(fs.readFileSync(file, "utf8")) as { name?: string; version?: string };
+    if (meta.name === "hpc-batch" && meta.version) return meta.version;
+  }
+  return "unknown";
+}
+
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command("hpc-batch")
     .description("Deploy and release HPC applications on Azure Batch (Pulumi components and tools)")
+    .version(cliVersion(), "-V, --version", "print hpc-batch's version")
+    // Program options only before the command: `package --version 1.2.0` is the package's.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
   for (const mod of [stage, pkg, publish, plan, localRun, verify, setDefault])
     mod.register(program, ctx);
   return program;
+}
+
+/** The command named in `argv` (as process.argv), for messages; undefined before one is named. */
+export function commandOf(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith("-"));
 }
 
 /** Runs the CLI with `argv` (as process.argv) and resolves to the exit code. */
@@ -46,8 +73,29 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
     }
     const cmd = program.args[0] ? ` ${program.args[0]}` : "";
+    // A raw socket error from an SDK (it carries a code) says which endpoint and why.
+    const network =
+      typeof (err as { code?: unknown }).code === "string" ? describeNetworkError(err) : undefined;
+    const message = network ?? (err as Error).message;
     // Any message, not only bad input: an SDK error may quote a SAS URL or a token.
-    process.stderr.write(`hpc-batch${cmd}: ${redactSecrets((err as Error).message)}\n`);
+    process.stderr.write(`hpc-batch${cmd}: ${redactSecrets(message)}\n`);
     return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_FAILED;
   }
+}
+
+/**
+ * The process entry point (bin/hpc-batch.js): runs `main`, sets the exit code, and ends a run
+ * interrupted by SIGINT or SIGTERM with one line and exit 130, its temporary files removed.
+ */
+export function run(argv: string[]): Promise<void> {
+  exitOnInterrupt(() => commandOf(argv));
+  return main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`hpc-batch: ${redactSecrets(String((err as Error)?.message ?? err))}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
 }

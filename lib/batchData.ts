@@ -16,6 +16,7 @@
 import * as batch from "@azure/batch";
 import type { TokenCredential } from "@azure/identity";
 import type { ServiceClientCredentials, WebResourceLike } from "@azure/ms-rest-js";
+import { describeNetworkError } from "./networkError";
 
 /** The Entra scope of the Batch data plane (every cloud's Batch resource id is this one). */
 export const BATCH_SCOPE = "https://batch.core.windows.net/.default";
@@ -123,8 +124,13 @@ export function batchUrl(endpoint: string): string {
   return url.replace(/\/+$/, "");
 }
 
-/** A readable message for a failed Batch call: status, Batch error code and message. */
+/**
+ * A readable message for a failed Batch call: status, Batch error code and message; for a network
+ * failure, the endpoint and the likely cause (lib/networkError).
+ */
 export function describeBatchError(err: unknown): string {
+  const network = describeNetworkError(err);
+  if (network !== undefined) return network;
   const e = err as {
     statusCode?: number;
     code?: string;

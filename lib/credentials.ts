@@ -10,6 +10,7 @@
  * this module, and a credential holds sockets and caches that must not be captured.
  */
 import type { AccessToken, TokenCredential } from "@azure/identity";
+import { describeNetworkError } from "./networkError";
 
 /** The public cloud's Resource Manager endpoint. */
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
@@ -145,20 +146,48 @@ export function resolveCredentials(env: NodeJS.ProcessEnv = process.env): Creden
   };
 }
 
+/** The fix for a missing sign-in, one line. */
+export const SIGN_IN_FIX =
+  "run az login, or set AZURE_ACCESS_TOKEN to a token for it (a pipeline: AZURE_CLIENT_ID and AZURE_TENANT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE)";
+
+/** Microsoft Entra's sign-in endpoint, where credentials get their tokens. */
+export function authorityHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.AZURE_AUTHORITY_HOST?.trim() || "https://login.microsoftonline.com";
+}
+
 /**
- * Fetches a token once, before any request, so a missing login fails with one clear message
+ * One line for a failed token request. The credential chain reports each credential it tried
+ * (7 lines from DefaultAzureCredential); when none of them was even available the cause is a
+ * missing sign-in, so the line says how to sign in. A network failure names the sign-in endpoint;
+ * any other failure (an expired sign-in, a refused client secret) shows its first line.
+ */
+export function describeTokenError(
+  err: unknown,
+  scope: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const e = err as { name?: string; errors?: unknown[]; message?: unknown };
+  const causes = Array.isArray(e?.errors) ? e.errors : [err];
+  const unavailable = (c: unknown) =>
+    (c as { name?: string })?.name === "CredentialUnavailableError";
+  const real = causes.filter((c) => !unavailable(c));
+  if (real.length === 0) return `no Azure credential for ${scope}: ${SIGN_IN_FIX}`;
+  const network = real.map((c) => describeNetworkError(c, authorityHost(env))).find(Boolean);
+  if (network) return `could not get a token for ${scope}: ${network}`;
+  const first = String((real[0] as Error)?.message ?? real[0]).split("\n")[0];
+  return `could not get a token for ${scope}: ${first}`;
+}
+
+/**
+ * Fetches a token once, before any request, so a missing login fails with one clear line
  * instead of a chain of SDK errors in the middle of a publish.
  */
 export async function ensureToken(credential: TokenCredential, scope: string): Promise<void> {
+  let token: AccessToken | null;
   try {
-    const token = await credential.getToken(scope);
-    if (!token) throw new Error("the credential returned no token");
+    token = await credential.getToken(scope);
   } catch (err) {
-    const first = String((err as Error).message ?? err).split("\n")[0];
-    throw new Error(
-      `no Azure credential for ${scope}: set AZURE_ACCESS_TOKEN, or sign in for ` +
-        "DefaultAzureCredential (az login; AZURE_CLIENT_ID + AZURE_TENANT_ID with a secret, " +
-        `certificate or federated token; or a managed identity): ${first}`,
-    );
+    throw new Error(describeTokenError(err, scope));
   }
+  if (!token) throw new Error(`no Azure credential for ${scope}: ${SIGN_IN_FIX}`);
 }

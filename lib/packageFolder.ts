@@ -144,16 +144,18 @@ function signatureOf(st: BigIntStats, source: string): string {
 export async function scanPackageFolder(
   folder: string,
   limits: Partial<PackageLimits> = {},
+  /** Names the folder in messages: the flag or config key it came from. */
+  field = "package folder",
 ): Promise<ScannedFolder> {
   const lim = resolveLimits(limits);
   let rootStat;
   try {
     rootStat = await fs.stat(folder);
   } catch {
-    throw new InputError("package folder", folder, "must be an existing directory");
+    throw new InputError(field, folder, "must be an existing directory");
   }
   if (!rootStat.isDirectory()) {
-    throw new InputError("package folder", folder, "must be a directory, not a file");
+    throw new InputError(field, folder, "must be a directory, not a file");
   }
   const root = await fs.realpath(folder);
   const entryError = (rel: string, rule: string) =>
@@ -166,7 +168,7 @@ export async function scanPackageFolder(
     entries.push(entry);
     if (entries.length > lim.maxEntries) {
       throw new InputError(
-        "package folder",
+        field,
         folder,
         `must hold at most ${lim.maxEntries} files and directories (limits.maxEntries)`,
       );
@@ -176,7 +178,7 @@ export async function scanPackageFolder(
       totalBytes += entry.size;
       if (totalBytes > lim.maxTotalBytes) {
         throw new InputError(
-          "package folder",
+          field,
           folder,
           `must hold at most ${lim.maxTotalBytes} bytes of files (limits.maxTotalBytes); it holds more`,
         );
@@ -264,7 +266,7 @@ export async function scanPackageFolder(
   await walk(root, "");
 
   if (files === 0) {
-    throw new InputError("package folder", folder, "must contain at least one file");
+    throw new InputError(field, folder, "must contain at least one file");
   }
   const byBytes = (a: PackageEntry, b: PackageEntry) =>
     Buffer.compare(Buffer.from(a.zipPath, "utf8"), Buffer.from(b.zipPath, "utf8"));

@@ -13,13 +13,17 @@
  *   upgrading the binary is a commit under the package folder, which bumps the package version.
  * - `to`: relative path inside the package folder.
  * - `mode` (optional): octal string, default the source's permission bits.
- * No `stage.json`, or an empty `files`, stages nothing: the folder ships as it is.
+ * `"required": ["bin/transcode.sh"]` (optional) lists files the folder ships itself and the
+ * package must hold. No `stage.json`, or an empty `files`, stages nothing: the folder ships as it
+ * is. `buildPackage` refuses a folder missing a staged file or a required one
+ * (`missingDeclaredFiles`), so a package never ships without its binary.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError } from "./errors";
+import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "./interrupt";
 
 export const STAGE_MANIFEST = "stage.json";
 
@@ -36,6 +40,8 @@ export interface StageFile {
 
 export interface StageManifest {
   files: StageFile[];
+  /** Files the folder holds itself (not staged) that the package must hold. */
+  required: string[];
 }
 
 export type StageAction = "copied" | "unchanged" | "mode-set";
@@ -58,6 +64,8 @@ export interface StageOptions {
   folder: string;
   /** Folders to look for `node_modules` above; default the package folder. */
   resolveFrom?: string[];
+  /** Names the folder in messages: the flag or config key it came from. Default "package folder". */
+  folderField?: string;
 }
 
 /** Splits `from` into the npm package name and the path inside it; null if malformed. */
@@ -87,10 +95,28 @@ export function parseStageManifest(text: string, field: string): StageManifest {
   }
   // Unknown keys are typos more often than not ("form"): refuse them.
   for (const key of Object.keys(data)) {
-    if (key !== "files" && key !== "$comment") {
-      throw new InputError(field, key, 'must have only the keys "files" and "$comment"');
+    if (key !== "files" && key !== "required" && key !== "$comment") {
+      throw new InputError(
+        field,
+        key,
+        'must have only the keys "files", "required" and "$comment"',
+      );
     }
   }
+  const requiredList = (data as { required?: unknown }).required ?? [];
+  if (!Array.isArray(requiredList)) {
+    throw new InputError(`${field} required`, requiredList, "must be an array of paths");
+  }
+  const required = requiredList.map((p: unknown, i): string => {
+    if (typeof p !== "string" || !isSafeRelative(p)) {
+      throw new InputError(
+        `${field} required[${i}]`,
+        p,
+        "must be a relative path inside the package folder (no '..', '.', '\\' or empty segments)",
+      );
+    }
+    return p;
+  });
   const list = (data as { files?: unknown }).files ?? [];
   if (!Array.isArray(list)) throw new InputError(`${field} files`, list, "must be an array");
   const seen = new Set<string>();
@@ -134,11 +160,11 @@ export function parseStageManifest(text: string, field: string): StageManifest {
       ...(mode !== undefined ? { mode: parseInt(mode as string, 8) } : {}),
     };
   });
-  return { files };
+  return { files, required };
 }
 
 /** The installed package's folder: the first `node_modules/<pkg>` above any start folder. */
-async function findPackageDir(pkg: string, starts: string[]): Promise<string | null> {
+export async function findPackageDir(pkg: string, starts: string[]): Promise<string | null> {
   for (const start of starts) {
     let dir = path.resolve(start);
     for (;;) {
@@ -169,6 +195,12 @@ async function sameContent(a: string, b: string): Promise<boolean> {
   return ha === hb;
 }
 
+/** The staging copies of `name` any run makes: `.<name>.<pid>.staging`, the pid captured. */
+function stagingPattern(name: string): RegExp {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^\\.${escaped}\\.(\\d+)\\.staging$`);
+}
+
 /** Reads `<folder>/stage.json`; no file means nothing to stage. */
 export async function readStageManifest(folder: string): Promise<StageManifest> {
   const file = path.join(folder, STAGE_MANIFEST);
@@ -176,7 +208,7 @@ export async function readStageManifest(folder: string): Promise<StageManifest> 
   try {
     text = await fs.readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { files: [] };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { files: [], required: [] };
     throw err;
   }
   return parseStageManifest(text, file);
@@ -189,7 +221,11 @@ export async function readStageManifest(folder: string): Promise<StageManifest> 
 export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
   const folderStat = await fs.stat(opts.folder).catch(() => null);
   if (!folderStat?.isDirectory()) {
-    throw new InputError("package folder", opts.folder, "must be an existing directory");
+    throw new InputError(
+      opts.folderField ?? "package folder",
+      opts.folder,
+      "must be an existing directory",
+    );
   }
   const manifestPath = path.join(opts.folder, STAGE_MANIFEST);
   const manifest = await readStageManifest(opts.folder);
@@ -250,6 +286,8 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
       );
     }
     await fs.mkdir(path.dirname(dest), { recursive: true });
+    // A copy left by a run that was killed outright (its process is gone) would be zipped.
+    sweepLeftovers(path.dirname(dest), stagingPattern(path.basename(dest)));
     const bytes = (await fs.stat(source)).size;
     const existing = await fs.lstat(dest).catch(() => null);
     let action: StageAction;
@@ -261,19 +299,68 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
         action = "mode-set";
       }
     } else {
-      const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.staging`);
+      const tmp = trackTemp(
+        path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.staging`),
+      );
       try {
         await fs.copyFile(source, tmp);
         await fs.chmod(tmp, mode);
+        await pausePoint("stage:copied");
         // rename replaces a file or symlink at dest atomically; a directory there fails it.
         await fs.rename(tmp, dest);
       } catch (err) {
         await fs.rm(tmp, { force: true });
         throw err;
+      } finally {
+        untrackTemp(tmp);
       }
       action = "copied";
     }
     results.push({ to: file.to, from: file.from, source, action, mode, bytes });
   }
   return results;
+}
+
+export interface DeclaredFilesOptions {
+  /** The package folder, as the user named it (for messages). */
+  folder: string;
+  /** Zip paths of the files the package would hold. */
+  files: ReadonlySet<string>;
+  /** Folders to look for `node_modules` above (to say whether a staged source is installed). */
+  resolveFrom?: string[];
+  /** Names the folder in messages. Default "package folder". */
+  folderField?: string;
+}
+
+/**
+ * The files `<folder>/stage.json` declares (each staged `to`, each `required` path) that the
+ * package would not hold, one InputError each saying how to get it. Reads the manifest only.
+ */
+export async function missingDeclaredFiles(opts: DeclaredFilesOptions): Promise<InputError[]> {
+  const manifest = await readStageManifest(opts.folder);
+  const field = opts.folderField ?? "package folder";
+  const stageCommand = `npm run stage-app, or hpc-batch stage --folder ${opts.folder}`;
+  const errors: InputError[] = [];
+  for (const file of manifest.files) {
+    if (opts.files.has(file.to)) continue;
+    const { pkg } = splitNpmPath(file.from) as { pkg: string; inner: string };
+    const installed = (await findPackageDir(pkg, opts.resolveFrom ?? [opts.folder])) !== null;
+    errors.push(
+      new InputError(
+        field,
+        opts.folder,
+        installed
+          ? `must hold ${file.to}, which stage.json copies from ${file.from}: stage it first (${stageCommand})`
+          : `must hold ${file.to}, which stage.json copies from ${file.from}, and ${pkg} is not installed: run npm ci (it installs ${pkg}, an optional dependency, on the platforms it supports), then stage it (${stageCommand})`,
+      ),
+    );
+  }
+  for (const p of manifest.required) {
+    if (!opts.files.has(p)) {
+      errors.push(
+        new InputError(field, opts.folder, `must hold ${p}, which stage.json lists as required`),
+      );
+    }
+  }
+  return errors;
 }

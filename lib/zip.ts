@@ -13,12 +13,15 @@
  * The deflate stream comes from Node's bundled zlib: pin the Node version across machines that
  * publish the same package version (another zlib may pick different, equally valid, matches).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { InputError } from "./errors";
+import { InputError, throwIfAny } from "./errors";
+import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "./interrupt";
 import { validateApplicationId, validateApplicationVersion } from "./naming";
 import { PackageLimits, scanPackageFolder } from "./packageFolder";
+import { missingDeclaredFiles } from "./stage";
 import { DEFAULT_CHUNK_SIZE, ZipResult, ZipWriter } from "./zipWriter";
 
 export interface PackageInfo {
@@ -32,6 +35,31 @@ export interface PackageInfo {
   applicationId: string;
   /** Number of files (directories not counted). */
   files: number;
+  /**
+   * Set when a zip of the same id and version with other content was at the path and this build
+   * replaced it (`ifChanged: "replace"`): that zip's sha256 and size.
+   */
+  replaced?: { sha256: string; bytes: number };
+}
+
+/**
+ * A zip of the same id and version with other content is already built (`ifChanged: "refuse"`).
+ * Nothing was written: the zip at `path` is untouched.
+ */
+export class PackageChangedError extends InputError {
+  constructor(
+    readonly path: string,
+    readonly version: string,
+    readonly previousSha256: string,
+    readonly sha256: string,
+  ) {
+    super(
+      "version",
+      version,
+      `${path} already holds version ${version} with other content (sha256 ${previousSha256.slice(0, 12)}..., now ${sha256.slice(0, 12)}...): a version must keep its content once built; build another version`,
+    );
+    this.name = "PackageChangedError";
+  }
 }
 
 export interface PackageProgress {
@@ -65,7 +93,20 @@ export interface BuildPackageOptions {
    * re-release then costs a folder scan, not a recompression.
    */
   reuse?: boolean;
+  /**
+   * When a zip of the same id and version with other content is at the final path: "replace" it
+   * (the result's `replaced` says so) or "refuse" (PackageChangedError, nothing written).
+   * Default "replace".
+   */
+  ifChanged?: "replace" | "refuse";
+  /** Names the folder in messages: the flag or config key it came from. Default "package folder". */
+  folderField?: string;
+  /** Folders to look for `node_modules` above, to say how to stage a missing file. */
+  resolveFrom?: string[];
 }
+
+/** Partial files a build leaves in its out folder while it runs; the first group is its pid. */
+const PARTIAL_RE = /^\..+\.(\d+)\.(?:[0-9a-f]{8}\.)?partial$/;
 
 /** The file name of a package zip. */
 export function packageFileName(applicationId: string, version: string): string {
@@ -112,9 +153,33 @@ async function reusableBuild(recordPath: string, zipPath: string, key: string) {
   }
 }
 
+/** The sha256 and size of the zip at `zipPath` (from its build record when that still fits). */
+async function existingZip(
+  recordPath: string,
+  zipPath: string,
+): Promise<{ sha256: string; bytes: number } | null> {
+  const st = await fs.stat(zipPath, { bigint: true }).catch(() => null);
+  if (!st?.isFile()) return null;
+  try {
+    const { zip } = JSON.parse(await fs.readFile(recordPath, "utf8")) as BuildRecord;
+    if (
+      Number(st.size) === zip.bytes &&
+      String(st.ino) === zip.ino &&
+      String(st.mtimeNs) === zip.mtimeNs
+    )
+      return { sha256: zip.sha256, bytes: zip.bytes };
+  } catch {
+    // no record: hash the zip
+  }
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(zipPath, { highWaterMark: 1 << 20 }))
+    hash.update(chunk as Buffer);
+  return { sha256: hash.digest("hex"), bytes: Number(st.size) };
+}
+
 /** Writes the build record beside the zip (best effort: without it the next build just rebuilds). */
 async function recordBuild(recordPath: string, zipPath: string, key: string, info: PackageInfo) {
-  const tmp = `${recordPath}.${process.pid}.partial`;
+  const tmp = trackTemp(`${recordPath}.${process.pid}.partial`);
   try {
     const st = await fs.stat(zipPath, { bigint: true });
     const record: BuildRecord = {
@@ -131,6 +196,8 @@ async function recordBuild(recordPath: string, zipPath: string, key: string, inf
     await fs.rename(tmp, recordPath);
   } catch {
     await fs.rm(tmp, { force: true });
+  } finally {
+    untrackTemp(tmp);
   }
 }
 
@@ -141,7 +208,8 @@ function isInsideOrSame(root: string, target: string): boolean {
 
 /**
  * Zips `folder` into `<outDir>/<applicationId>-<version>.zip`. Throws InputError (nothing written)
- * for a bad id, version, folder or outDir; any other failure removes the temporary file and leaves
+ * for a bad id, version, folder or outDir, and for a folder missing a file its stage.json declares
+ * (a staged binary, a required file); any other failure removes the temporary file and leaves
  * an existing zip at the final path untouched.
  */
 export async function buildPackage(opts: BuildPackageOptions): Promise<PackageInfo> {
@@ -151,7 +219,17 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
   if (!Number.isInteger(level) || level < 1 || level > 9) {
     throw new InputError("compressionLevel", level, "must be an integer from 1 to 9");
   }
-  const scan = await scanPackageFolder(opts.folder, opts.limits);
+  const scan = await scanPackageFolder(opts.folder, opts.limits, opts.folderField);
+  // A package must hold what its folder declares it needs: without this, a fresh clone with
+  // nothing staged would build (and could publish) a version without its binary.
+  throwIfAny(
+    await missingDeclaredFiles({
+      folder: opts.folder,
+      files: new Set(scan.entries.filter((e) => e.kind === "file").map((e) => e.zipPath)),
+      resolveFrom: opts.resolveFrom,
+      folderField: opts.folderField,
+    }),
+  );
   const outDir = path.resolve(opts.outDir);
   if (isInsideOrSame(path.resolve(opts.folder), outDir) || isInsideOrSame(scan.root, outDir)) {
     throw new InputError(
@@ -182,11 +260,13 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
       };
     }
   }
+  // What a run killed outright left (its process is gone).
+  sweepLeftovers(outDir, PARTIAL_RE);
+  const previousZip = await existingZip(recordPath, finalPath);
   await fs.mkdir(outDir, { recursive: true });
   // Same directory as the final path, so the rename is atomic.
-  const tmpPath = path.join(
-    outDir,
-    `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.partial`,
+  const tmpPath = trackTemp(
+    path.join(outDir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.partial`),
   );
 
   let filesDone = 0;
@@ -215,13 +295,21 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
       });
       filesDone += 1;
       opts.onProgress?.({ file, filesDone, filesTotal, bytesDone, bytesTotal });
+      if (filesDone === 1) await pausePoint("zip:writing");
     }
     result = await writer.finish();
+    const changed = previousZip !== null && previousZip.sha256 !== result.sha256;
+    if (changed && opts.ifChanged === "refuse") {
+      throw new PackageChangedError(finalPath, version, previousZip.sha256, result.sha256);
+    }
     await fs.rename(tmpPath, finalPath);
   } catch (err) {
     await writer?.abort().catch(() => undefined);
     await fs.rm(tmpPath, { force: true });
+    if (err instanceof PackageChangedError) throw err;
     throw new Error(`could not zip ${opts.folder}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    untrackTemp(tmpPath);
   }
   const info: PackageInfo = {
     path: finalPath,
@@ -231,6 +319,7 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
     applicationId,
     files: scan.files,
   };
+  if (previousZip !== null && previousZip.sha256 !== result.sha256) info.replaced = previousZip;
   await recordBuild(recordPath, finalPath, key, info);
   return info;
 }

@@ -301,6 +301,10 @@ const poolSimplifiedCommunication: HpcPolicy = {
 
 export const DEFAULT_MAX_NODES_PER_POOL = 50;
 
+/**
+ * The node counts of a fixed-scale pool, read from ARM's properties. Messages name the settings a
+ * user edits instead (`dedicatedNodes`, `spotNodes`: hpc-batch:pool and the BatchPool args).
+ */
 function fixedScale(r: PolicyResource): { dedicated: number; spot: number } | undefined {
   const fixed = at(r.props, "scaleSettings", "fixedScale");
   if (fixed === undefined) return undefined;
@@ -325,7 +329,7 @@ const poolMaxNodes: HpcPolicy = {
         minimum: 1,
         default: DEFAULT_MAX_NODES_PER_POOL,
         description:
-          "Most nodes (targetDedicatedNodes + targetLowPriorityNodes) one pool may ask for.",
+          "Most nodes (dedicatedNodes + spotNodes of hpc-batch:pool) one pool may ask for.",
       },
     },
   },
@@ -337,8 +341,8 @@ const poolMaxNodes: HpcPolicy = {
     if (total <= max) return [];
     return [
       `${label(r)}: fixedScale asks for ${total} nodes (${scale.dedicated} dedicated + ` +
-        `${scale.spot} Spot), more than the cap of ${max} per pool; lower targetDedicatedNodes ` +
-        `or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.`,
+        `${scale.spot} Spot), more than the cap of ${max} per pool; lower dedicatedNodes ` +
+        `or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config.`,
     ];
   },
 };
@@ -463,8 +467,8 @@ const devStackSpotNodes: HpcPolicy = {
     if (!scale || scale.dedicated === 0) return [];
     return [
       `${label(r)}: stack "${stack}" is a development stack but asks for ${scale.dedicated} ` +
-        `dedicated node${scale.dedicated === 1 ? "" : "s"}; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) ` +
-        `instead, which cost a fraction as much.`,
+        `dedicated node${scale.dedicated === 1 ? "" : "s"}; set dedicatedNodes: 0 and use spotNodes ` +
+        `(hpc-batch:pool) instead, which cost a fraction as much.`,
     ];
   },
 };

@@ -1,17 +1,25 @@
 #!/usr/bin/env node
-// `npm run bench` (builds first): publishes the staged ffmpeg folder to Azurite through the ARM
-// stand-in, and measures in the same run the classic pair it replaces: Info-ZIP `zip -r -X -6`
-// plus a single-shot upload of that zip (`az storage blob upload` when installed, else the storage
-// SDK's `uploadFile`, one Put Blob below 256 MB). Prints medians of a few rounds and the ratios:
-//   first release / classic pair      target <= 0.5
-//   zip size / Info-ZIP zip size      target <= 1.10
-//   unchanged re-release / classic    target <= 0.05, with zero bytes uploaded
-// The hpc-batch side runs the built code (dist/lib); the stand-ins are the suite's own
-// (tests/support/*.ts), transpiled on load. Like `npm test`, it makes a throwaway TLS certificate
-// and re-runs itself with NODE_EXTRA_CA_CERTS, which Node reads only at start-up.
-// Options: --rounds N (default 3).
+// `npm run bench` (builds first when dist/ is stale): times the commands where a user or a
+// pipeline runs them, each a separate process, against Azurite and the ARM stand-in:
+//   hpc-batch release    `hpc-batch package` then `hpc-batch publish` (node bin/hpc-batch.js)
+//   classic pair         Info-ZIP `zip -r -X -6` then a single-shot upload of that zip
+//                        (`az storage blob upload` when azure-cli is installed, else the storage
+//                        SDK's uploadFile in its own node process: one Put Blob below 256 MB)
+// side by side in the same run, alternating which goes first, median of the rounds, and prints
+// each target with PASS or FAIL:
+//   first release / classic pair           <= 0.50
+//   unchanged re-release / classic pair    <= 0.10, with 0 bytes sent
+//   zip size / Info-ZIP zip size           <= 1.10
+//   hpc-batch --help, --version            <= 0.3 s each
+//   npm run plan, nothing changed          <= 3 s
+//   hpc-batch plan, warm                   <= 1.5 s
+// A script, not a test: its numbers depend on the machine (the suite asserts no wall time).
+// The stand-ins are the suite's own (tests/support/*.ts), transpiled on load. Like `npm test`,
+// it makes a throwaway TLS certificate and re-runs itself with NODE_EXTRA_CA_CERTS, which Node
+// reads only at start-up (the commands it runs inherit it).
+// Options: --rounds N (default 3, at least 3).
 "use strict";
-const { execFileSync, spawnSync } = require("node:child_process");
+const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -23,11 +31,7 @@ if (!process.env.HPC_BATCH_BENCH_CHILD) {
   const tls = makeTestTls("scripts/bench.js");
   const res = spawnSync(process.execPath, [__filename, ...process.argv.slice(2)], {
     stdio: "inherit",
-    env: {
-      ...process.env,
-      HPC_BATCH_BENCH_CHILD: "1",
-      ...tls.env,
-    },
+    env: { ...process.env, HPC_BATCH_BENCH_CHILD: "1", ...tls.env },
   });
   tls.remove();
   process.exit(res.status === null ? 1 : res.status);
@@ -48,27 +52,14 @@ require.extensions[".ts"] = (module, filename) => {
   });
   module._compile(out.outputText, filename);
 };
-
-const dist = (m) => {
-  const file = path.join(root, "dist", "lib", `${m}.js`);
-  if (!fs.existsSync(file)) {
-    console.error(
-      `scripts/bench.js: ${path.relative(root, file)} is missing: run \`npm run bench\` (it builds first)`,
-    );
-    process.exit(2);
-  }
-  return require(file);
-};
-const { buildPackage } = dist("zip");
-const { publishPackage } = dist("publish");
-const { staticTokenCredential } = dist("credentials");
 const { startAzurite, fakeEntraToken } = require(path.join(root, "tests", "support", "azurite.ts"));
 const { startArmBatchStandIn } = require(path.join(root, "tests", "support", "armBatchStandIn.ts"));
-const { BlockBlobClient } = require("@azure/storage-blob");
 
 const SUB = "00000000-0000-0000-0000-00000000be0c";
 const RG = "rg-bench";
 const ACCOUNT = "babench";
+const CLI = path.join(root, "bin", "hpc-batch.js");
+const SINGLE_SHOT_MAX = 256 * 1024 * 1024;
 
 function which(cmd) {
   const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
@@ -81,8 +72,36 @@ function median(xs) {
 }
 
 const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
-const since = (t) => Number(process.hrtime.bigint() - t) / 1e6;
-const now = () => process.hrtime.bigint();
+
+/**
+ * Runs a command to its end and times it (spawn, not spawnSync: the ARM stand-in answers from
+ * this process's event loop). Rejects with its output when it exits other than `ok` allows.
+ */
+function timed(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? root,
+      env: opts.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code === 0 || (opts.ok && opts.ok(code))) resolve({ ms, code, stdout, stderr });
+      else
+        reject(
+          new Error(
+            `${path.basename(cmd)} ${args.join(" ")} exited ${code}:\n${stderr || stdout}`.trim(),
+          ),
+        );
+    });
+  });
+}
 
 /** The staged folder: hpc-application/ when `npm run stage-app` filled it, else a temp copy. */
 function stagedFolder(tmp) {
@@ -114,14 +133,19 @@ function folderSize(dir) {
 }
 
 async function main() {
-  const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 3;
+  const at = process.argv.indexOf("--rounds");
+  const rounds = Math.max(3, at > 0 ? Number(process.argv[at + 1]) || 3 : 3);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-bench-"));
   const { folder, note } = stagedFolder(tmp);
   const size = folderSize(folder);
   const zipBin = which("zip");
   const az = which("az");
+  if (!zipBin) throw new Error("Info-ZIP `zip` is not installed: the classic pair cannot run");
   const token = fakeEntraToken();
-  const credential = staticTokenCredential(token);
+  // The commands authenticate as a pipeline with a ready token would; nothing else may leak in.
+  const cliEnv = { ...process.env, AZURE_ACCESS_TOKEN: token };
+  for (const k of Object.keys(cliEnv))
+    if (/^(AZURE_(?!ACCESS_TOKEN$)|ARM_|PULUMI_)/.test(k)) delete cliEnv[k];
 
   const azurite = await startAzurite();
   // Activation checks the blob is committed; the content check (a download) is the suite's job.
@@ -133,124 +157,187 @@ async function main() {
     token,
     verifyOnActivate: "exists",
   });
-  const container = azurite.service.getContainerClient("classic");
-  await container.create();
+  await azurite.service.getContainerClient("classic").create();
 
   console.log(
-    `hpc-batch bench: node ${process.version}, ${os.cpus().length} cores, Azurite over HTTPS, ARM stand-in`,
+    `hpc-batch bench: node ${process.version}, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}, Azurite over HTTPS, ARM stand-in, ${rounds} rounds`,
   );
   console.log(
     `package folder: ${note}: ${(size.bytes / 1e6).toFixed(1)} MB in ${size.files} files`,
   );
-  if (!zipBin)
-    console.log(
-      "Info-ZIP `zip` is not installed: the classic pair and the ratios against it are skipped",
-    );
   console.log(
-    `classic upload: ${az ? "az storage blob upload" : "@azure/storage-blob uploadFile (azure-cli is not installed)"}`,
+    `classic upload: ${az ? "az storage blob upload" : "@azure/storage-blob uploadFile in a node process (azure-cli is not installed)"}`,
   );
-
   // Warm the page cache so the first round does not pay for the disk.
   fs.readFileSync(path.join(folder, "bin", "ffmpeg"));
 
-  const times = {
+  const t = {
     zip: [],
     upload: [],
     classic: [],
-    build: [],
+    package: [],
     publish: [],
     first: [],
-    rebuild: [],
-    noop: [],
+    repackage: [],
+    republish: [],
     unchanged: [],
+    help: [],
+    version: [],
+    npmPlan: [],
+    plan: [],
   };
-  let infozipBytes;
-  let ourBytes;
-  let noopUploaded = 0;
-  const target = {
-    endpoint: arm.url,
-    credential,
-    subscriptionId: SUB,
-    resourceGroup: RG,
-    account: ACCOUNT,
+  let infozipBytes = 0;
+  let ourBytes = 0;
+  let unchangedSent = 0;
+  const notes = [];
+
+  const classicPair = async (r) => {
+    const zip = path.join(tmp, `classic-${r}.zip`);
+    const z = await timed(zipBin, ["-q", "-r", "-X", "-6", zip, "."], { cwd: folder });
+    infozipBytes = fs.statSync(zip).size;
+    const url = azurite.sasUrl("classic", `ffmpeg-classic-${r}.zip`);
+    const u = az
+      ? await timed(
+          az,
+          [
+            "storage",
+            "blob",
+            "upload",
+            "--overwrite",
+            "--only-show-errors",
+            "--blob-url",
+            url,
+            "--file",
+            zip,
+          ],
+          { env: { ...process.env, REQUESTS_CA_BUNDLE: process.env.HPC_BATCH_TEST_TLS_CERT } },
+        )
+      : await timed(process.execPath, [
+          "-e",
+          `const { BlockBlobClient } = require("@azure/storage-blob");
+           new BlockBlobClient(process.argv[1])
+             .uploadFile(process.argv[2], { maxSingleShotSize: ${SINGLE_SHOT_MAX} })
+             .catch((e) => { console.error(e.message); process.exit(1); });`,
+          url,
+          zip,
+        ]);
+    t.zip.push(z.ms);
+    t.upload.push(u.ms);
+    t.classic.push(z.ms + u.ms);
+  };
+
+  const release = (version, out) =>
+    Promise.resolve()
+      .then(() =>
+        timed(
+          process.execPath,
+          [
+            CLI,
+            "package",
+            "--folder",
+            folder,
+            "--out",
+            out,
+            "--application-id",
+            "ffmpeg",
+            "--version",
+            version,
+            "--json",
+          ],
+          { env: cliEnv },
+        ),
+      )
+      .then(async (p) => {
+        const built = JSON.parse(p.stdout);
+        const u = await timed(
+          process.execPath,
+          [
+            CLI,
+            "publish",
+            "--zip",
+            built.path,
+            "--subscription",
+            SUB,
+            "--resource-group",
+            RG,
+            "--account",
+            ACCOUNT,
+            "--application",
+            "ffmpeg",
+            "--version",
+            version,
+            "--set-default",
+            "--arm-endpoint",
+            arm.url,
+            "--json",
+          ],
+          { env: cliEnv },
+        );
+        return { pkg: p.ms, publish: u.ms, built, result: JSON.parse(u.stdout) };
+      });
+
+  const ours = async (r) => {
+    // First release of a new version: a fresh out/ (nothing to reuse), a version Azure lacks.
+    const version = `6.1.${r}`;
+    const out = path.join(tmp, `out-${r}`);
+    const first = await release(version, out);
+    if (first.result.outcome !== "published")
+      throw new Error(`round ${r}: expected a publish, got ${first.result.outcome}`);
+    t.package.push(first.pkg);
+    t.publish.push(first.publish);
+    t.first.push(first.pkg + first.publish);
+    ourBytes = first.built.bytes;
+    // Unchanged re-release: the same commands again, as a re-run pipeline does (no Pulumi state).
+    const again = await release(version, out);
+    if (again.result.outcome !== "unchanged")
+      throw new Error(`round ${r}: expected no change, got ${again.result.outcome}`);
+    t.repackage.push(again.pkg);
+    t.republish.push(again.publish);
+    t.unchanged.push(again.pkg + again.publish);
+    unchangedSent += again.result.bytesUploaded;
+  };
+
+  const planOut = path.join(tmp, "plan");
+  const oneOf = async (list, fn, label) => {
+    try {
+      list.push((await fn()).ms);
+    } catch (err) {
+      list.push(NaN);
+      const first = String(err.message).split("\n").slice(0, 2).join(" / ");
+      if (!notes.some((n) => n.startsWith(label))) notes.push(`${label}: ${first}`);
+    }
   };
 
   try {
     for (let r = 1; r <= rounds; r++) {
-      // Classic pair.
-      if (zipBin) {
-        const classicZip = path.join(tmp, `classic-${r}.zip`);
-        let t = now();
-        execFileSync(zipBin, ["-q", "-r", "-X", "-6", classicZip, "."], { cwd: folder });
-        times.zip.push(since(t));
-        infozipBytes = fs.statSync(classicZip).size;
-        t = now();
-        const blobName = `ffmpeg-classic-${r}.zip`;
-        if (az) {
-          execFileSync(
-            az,
-            [
-              "storage",
-              "blob",
-              "upload",
-              "--overwrite",
-              "--only-show-errors",
-              "--blob-url",
-              azurite.sasUrl("classic", blobName),
-              "--file",
-              classicZip,
-            ],
-            {
-              stdio: "pipe",
-              env: { ...process.env, REQUESTS_CA_BUNDLE: process.env.HPC_BATCH_TEST_TLS_CERT },
-            },
-          );
-        } else {
-          await new BlockBlobClient(azurite.sasUrl("classic", blobName)).uploadFile(classicZip);
-        }
-        times.upload.push(since(t));
-        times.classic.push(times.zip.at(-1) + times.upload.at(-1));
+      // Alternate which side goes first, so neither always finds the caches warmer.
+      if (r % 2 === 1) {
+        await classicPair(r);
+        await ours(r);
+      } else {
+        await ours(r);
+        await classicPair(r);
       }
-
-      // First release of a new version: build (no earlier build to reuse) + publish.
-      const version = `6.1.${r}`;
-      const outDir = path.join(tmp, `out-${r}`);
-      let t = now();
-      const pkg = await buildPackage({ folder, outDir, applicationId: "ffmpeg", version });
-      times.build.push(since(t));
-      const t2 = now();
-      const first = await publishPackage({
-        target,
-        storageCredential: credential,
-        applicationId: "ffmpeg",
-        version,
-        package: pkg,
-        setDefault: true,
-      });
-      times.publish.push(since(t2));
-      times.first.push(since(t));
-      ourBytes = pkg.bytes;
-      if (first.outcome !== "published")
-        throw new Error(`round ${r}: expected a publish, got ${first.outcome}`);
-
-      // Unchanged re-release: the same build and publish again, from scratch (no Pulumi state).
-      t = now();
-      const again = await buildPackage({ folder, outDir, applicationId: "ffmpeg", version });
-      times.rebuild.push(since(t));
-      const t3 = now();
-      const noop = await publishPackage({
-        target,
-        storageCredential: credential,
-        applicationId: "ffmpeg",
-        version,
-        package: again,
-        setDefault: true,
-      });
-      times.noop.push(since(t3));
-      times.unchanged.push(since(t));
-      if (noop.outcome !== "unchanged")
-        throw new Error(`round ${r}: expected a no-op, got ${noop.outcome}`);
-      noopUploaded += noop.bytesUploaded;
+    }
+    // The quick commands: a warm-up run each, then timed rounds.
+    const help = () => timed(process.execPath, [CLI, "--help"], { env: cliEnv });
+    const version = () => timed(process.execPath, [CLI, "--version"], { env: cliEnv });
+    const plan = () =>
+      timed(process.execPath, [CLI, "plan", "--out-dir", planOut], { env: cliEnv });
+    const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+    const npmPlan = () =>
+      timed(npm, ["run", "--silent", "plan", "--", "--out-dir", planOut], { env: cliEnv });
+    for (const [list, fn, label] of [
+      [t.help, help, "hpc-batch --help"],
+      [t.version, version, "hpc-batch --version"],
+      [t.plan, plan, "hpc-batch plan"],
+      [t.npmPlan, npmPlan, "npm run plan"],
+    ]) {
+      await oneOf([], fn, label);
+      for (let r = 1; r <= rounds; r++) await oneOf(list, fn, label);
     }
   } finally {
     await arm.close();
@@ -262,45 +349,59 @@ async function main() {
 
   const row = (label, xs) =>
     console.log(
-      `  ${label.padEnd(40)} ${xs
-        .map(secs)
-        .map((s) => s.padStart(8))
-        .join(" ")}   median ${secs(median(xs))}`,
+      `  ${label.padEnd(44)} ${xs
+        .map((x) => (Number.isNaN(x) ? "failed" : secs(x)).padStart(8))
+        .join(" ")}   median ${Number.isNaN(median(xs)) ? "failed" : secs(median(xs))}`,
     );
-  console.log(`\ntimes over ${rounds} rounds:`);
-  if (zipBin) {
-    row("classic: zip -r -X -6", times.zip);
-    row("classic: single-shot upload", times.upload);
-    row("classic pair", times.classic);
-  }
-  row("hpc-batch build (buildPackage)", times.build);
-  row("hpc-batch publish (new version)", times.publish);
-  row("first release (build + publish)", times.first);
-  row("unchanged: build (reuses the zip)", times.rebuild);
-  row("unchanged: publish (no-op)", times.noop);
-  row("unchanged re-release", times.unchanged);
-  console.log(
-    `\nzip: hpc-batch ${ourBytes.toLocaleString("en")} bytes` +
-      (infozipBytes ? `, Info-ZIP -6 ${infozipBytes.toLocaleString("en")} bytes` : ""),
-  );
+  console.log(`\neach command a separate process; times over ${rounds} rounds:`);
+  row("classic: zip -r -X -6", t.zip);
+  row(`classic: ${az ? "az storage blob upload" : "single-shot upload (SDK)"}`, t.upload);
+  row("classic pair", t.classic);
+  row("hpc-batch package (new version)", t.package);
+  row("hpc-batch publish (new version)", t.publish);
+  row("hpc-batch first release (package + publish)", t.first);
+  row("hpc-batch package (unchanged)", t.repackage);
+  row("hpc-batch publish (unchanged)", t.republish);
+  row("hpc-batch unchanged re-release", t.unchanged);
+  row("hpc-batch --help", t.help);
+  row("hpc-batch --version", t.version);
+  row("hpc-batch plan (warm)", t.plan);
+  row("npm run plan (nothing changed)", t.npmPlan);
 
-  if (!zipBin) return;
-  const classic = median(times.classic);
-  const verdict = (v, max) => (v <= max ? "ok" : "MISSED");
-  const first = median(times.first) / classic;
-  const sizeRatio = ourBytes / infozipBytes;
-  const unchanged = median(times.unchanged) / classic;
-  console.log("\nratios:");
+  const classic = median(t.classic);
+  const results = [
+    ["first release / classic pair", median(t.first) / classic, 0.5, "x", ""],
+    [
+      "unchanged re-release / classic pair",
+      median(t.unchanged) / classic,
+      0.1,
+      "x",
+      `${unchangedSent} bytes sent`,
+      unchangedSent === 0,
+    ],
+    ["zip size / Info-ZIP -6 zip size", ourBytes / infozipBytes, 1.1, "x", ""],
+    ["hpc-batch --help", median(t.help) / 1000, 0.3, " s", ""],
+    ["hpc-batch --version", median(t.version) / 1000, 0.3, " s", ""],
+    ["npm run plan, nothing changed", median(t.npmPlan) / 1000, 3, " s", ""],
+    ["hpc-batch plan, warm", median(t.plan) / 1000, 1.5, " s", ""],
+  ];
   console.log(
-    `  first release / classic pair        ${first.toFixed(3)}   target <= 0.5    ${verdict(first, 0.5)}`,
+    `\nzip: hpc-batch ${ourBytes.toLocaleString("en")} bytes, Info-ZIP -6 ${infozipBytes.toLocaleString("en")} bytes`,
   );
-  console.log(
-    `  zip size / Info-ZIP zip size        ${sizeRatio.toFixed(3)}   target <= 1.10   ${verdict(sizeRatio, 1.1)}`,
-  );
-  console.log(
-    `  unchanged re-release / classic pair ${unchanged.toFixed(3)}   target <= 0.05   ${verdict(unchanged, 0.05)}` +
-      `, ${noopUploaded} bytes uploaded (target 0) ${noopUploaded === 0 ? "ok" : "MISSED"}`,
-  );
+  console.log(`\n  ${"measure".padEnd(38)} ${"value".padStart(8)}   ${"target".padEnd(10)} result`);
+  let failed = 0;
+  for (const [label, value, max, unit, extra, extraOk = true] of results) {
+    const ok = Number.isFinite(value) && value <= max && extraOk;
+    if (!ok) failed++;
+    const shown = Number.isFinite(value)
+      ? `${value.toFixed(unit === "x" ? 3 : 2)}${unit === "x" ? "x" : " s"}`
+      : "failed";
+    console.log(
+      `  ${label.padEnd(38)} ${shown.padStart(8)}   ${`<= ${max.toFixed(2)}${unit === "x" ? "x" : " s"}`.padEnd(10)} ${ok ? "PASS" : "FAIL"}${extra ? ` (${extra}${extraOk ? "" : ", target 0"})` : ""}`,
+    );
+  }
+  for (const n of notes) console.log(`  note: ${n}`);
+  console.log(`\n${failed === 0 ? "all targets met" : `${failed} target(s) missed`}`);
 }
 
 main().catch((err) => {

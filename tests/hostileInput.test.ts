@@ -272,7 +272,7 @@ test.each<[string, Record<string, unknown>, string]>([
   [
     "unknown pool key (wrong case)",
     { "hpc-batch:pool": { vmsize: "Standard_D2s_v5" } },
-    `hpc-batch:pool.vmsize "Standard_D2s_v5" is invalid: is not a known pool setting; known: ${KNOWN_POOL_KEYS}`,
+    `hpc-batch:pool.vmsize "Standard_D2s_v5" is invalid: is not a known pool setting (did you mean vmSize?); known: ${KNOWN_POOL_KEYS}`,
   ],
   [
     "unknown image key",
@@ -932,12 +932,12 @@ test.each<[string, string[], string]>([
   // hpc-batch plan
   [
     "plan: stack name climbing out of the project",
-    ["plan", "--stack", "../../etc/passwd", "--out-dir", "plan-out"],
+    ["plan", "--project", ROOT, "--stack", "../../etc/passwd", "--out-dir", "plan-out"],
     `hpc-batch plan: --stack "../../etc/passwd" is invalid: must name a stack with a Pulumi.../../etc/passwd.yaml in ${ROOT}`,
   ],
   [
     "plan: stack without a Pulumi.<stack>.yaml",
-    ["plan", "--stack", "prod", "--out-dir", "plan-out"],
+    ["plan", "--project", ROOT, "--stack", "prod", "--out-dir", "plan-out"],
     `hpc-batch plan: --stack "prod" is invalid: must name a stack with a Pulumi.prod.yaml in ${ROOT}`,
   ],
   [

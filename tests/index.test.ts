@@ -1,5 +1,7 @@
-// The whole stack under Pulumi.dev.yaml's config, with Pulumi.yaml's defaults applied the way the
-// CLI applies them, against a fake Azure that answers getClientConfig and computes ids/outputs.
+// The whole stack under the suite's fixture stack config (tests/fixtures/stacks/Pulumi.ci.yaml,
+// never the shipped Pulumi.dev.yaml, which is the team's to edit), with Pulumi.yaml's defaults
+// applied the way the CLI applies them, against a fake Azure that answers getClientConfig and
+// computes ids/outputs.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -10,30 +12,31 @@ const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const TENANT = "72f988bf-0000-4000-8000-000000000000";
 const PRINCIPAL = "0e5a7b3c-1d2e-4f30-9a4b-5c6d7e8f9a0b";
 const CLIENT = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
-const RG = `/subscriptions/${SUB}/resourceGroups/rg-hpc-batch-dev`;
+const RG = `/subscriptions/${SUB}/resourceGroups/rg-hpc-batch-ci`;
 // Generated names, computed outside this code base (Python hashlib over the naming inputs).
-const STORAGE_NAME = "sthpcbatchdev926e27fc7c";
-const BATCH_NAME = "bahpcbatchdev21b59f42f4";
+const STORAGE_NAME = "sthpcbatchcifa6acbdb46";
+const BATCH_NAME = "bahpcbatchci3318432843";
 const STORAGE_ID = `${RG}/providers/Microsoft.Storage/storageAccounts/${STORAGE_NAME}`;
 const IDENTITY_ID = `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${BATCH_NAME}`;
 const BATCH_ID = `${RG}/providers/Microsoft.Batch/batchAccounts/${BATCH_NAME}`;
 const APP_ID = `${BATCH_ID}/applications/ffmpeg`;
 const PACKAGE_TYPE = "pulumi-nodejs:dynamic/batch:ApplicationPackageVersion";
 const TAGS = {
-  environment: "dev",
-  "cost-center": "hpc-dev",
+  environment: "ci",
+  team: "render-farm",
   "managed-by": "hpc-batch",
   "pulumi-project": "hpc-batch",
-  "pulumi-stack": "dev",
+  "pulumi-stack": "ci",
 };
+const STACK_FILE = path.join("tests", "fixtures", "stacks", "Pulumi.ci.yaml");
 
 function readYaml(file: string) {
   return parse(fs.readFileSync(path.join(__dirname, "..", file), "utf8"));
 }
 
 /** Stack config as the CLI hands it to the program: the stack's values, then project defaults. */
-function devConfig(): Record<string, unknown> {
-  const stackConfig: Record<string, unknown> = { ...readYaml("Pulumi.dev.yaml").config };
+function stackConfig(): Record<string, unknown> {
+  const stackConfig: Record<string, unknown> = { ...readYaml(STACK_FILE).config };
   const project = readYaml("Pulumi.yaml");
   for (const [key, decl] of Object.entries<{ default?: unknown }>(project.config)) {
     const full = key.includes(":") ? key : `${project.name}:${key}`;
@@ -42,10 +45,10 @@ function devConfig(): Record<string, unknown> {
   return stackConfig;
 }
 
-const config = devConfig();
+const config = stackConfig();
 const sim = simulate({
   project: "hpc-batch",
-  stack: "dev",
+  stack: "ci",
   config,
   call: ({ token }) => {
     if (token === "azure-native:authorization:getClientConfig")
@@ -119,7 +122,7 @@ beforeAll(async () => {
   await sim.settle();
 }, 120_000);
 
-test("the config under test is Pulumi.dev.yaml plus Pulumi.yaml's defaults", () => {
+test("the config under test is the fixture stack plus Pulumi.yaml's defaults", () => {
   expect(config["azure-native:location"]).toBe("westeurope");
   expect(config["hpc-batch:batchAccountName"]).toBe("");
   expect(config["hpc-batch:retainVersions"]).toBe(5);
@@ -175,7 +178,7 @@ test("it registers exactly the resource group, the three components and their ch
 
 test("resource group: generated name, the stack's location, tagged", () => {
   expect(find("azure-native:resources:ResourceGroup", "resource-group").inputs).toEqual({
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     location: "westeurope",
     tags: TAGS,
   });
@@ -184,7 +187,7 @@ test("resource group: generated name, the stack's location, tagged", () => {
 test("storage account: generated name in the resource group, secure defaults, tagged", () => {
   const account = find("azure-native:storage:StorageAccount", "app-storage");
   expect(account.inputs).toEqual({
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     location: "westeurope",
     accountName: STORAGE_NAME,
     kind: "StorageV2",
@@ -201,7 +204,7 @@ test("storage account: generated name in the resource group, secure defaults, ta
     find("azure-native:resources:ResourceGroup", "resource-group").urn,
   ]);
   expect(find("azure-native:storage:BlobServiceProperties", "app-storage-blob").inputs).toEqual({
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     accountName: STORAGE_NAME,
     blobServicesName: "default",
     deleteRetentionPolicy: { enabled: true, days: 7 },
@@ -213,7 +216,7 @@ test("Batch account: identity, blob role on the storage account, keyless account
   expect(
     find("azure-native:managedidentity:UserAssignedIdentity", "batch-identity").inputs,
   ).toEqual({
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     location: "westeurope",
     resourceName: `id-${BATCH_NAME}`,
     tags: TAGS,
@@ -221,7 +224,7 @@ test("Batch account: identity, blob role on the storage account, keyless account
   expect(
     find("azure-native:authorization:RoleAssignment", "batch-blob-data-contributor").inputs,
   ).toEqual({
-    roleAssignmentName: "dc2c6df8-325f-5175-9c82-1a02e14ecc67", // Python uuid5, see naming tests
+    roleAssignmentName: "def3373d-f270-5eca-bf6d-5779138f36f7", // Python uuid5, see naming tests
     scope: STORAGE_ID,
     principalId: PRINCIPAL,
     principalType: "ServicePrincipal",
@@ -237,7 +240,7 @@ test("Batch account: identity, blob role on the storage account, keyless account
     ].sort(),
   );
   expect(find("azure-native:batch:BatchAccount", "batch").inputs).toEqual({
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     location: "westeurope",
     accountName: BATCH_NAME,
     poolAllocationMode: "BatchService",
@@ -253,14 +256,14 @@ test("Batch account: identity, blob role on the storage account, keyless account
   });
 });
 
-test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the account's identity", () => {
-  const devPool = readYaml("Pulumi.dev.yaml").config["hpc-batch:pool"];
+test("pool: the stack's autoscaled Spot pool on Ubuntu 24.04 with the account's identity", () => {
+  const stackPool = readYaml(STACK_FILE).config["hpc-batch:pool"];
   const pool = find("azure-native:batch:Pool", "pool");
   expect(pool.inputs).toEqual({
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     accountName: BATCH_NAME,
-    poolName: "hpc-batch-dev-pool",
-    vmSize: "Standard_D2s_v5",
+    poolName: "hpc-batch-ci-pool",
+    vmSize: "Standard_F4s_v2",
     deploymentConfiguration: {
       virtualMachineConfiguration: {
         imageReference: {
@@ -272,15 +275,17 @@ test("pool: the dev stack's autoscaled Spot pool on Ubuntu 24.04 with the accoun
         nodeAgentSkuId: "batch.node.ubuntu 24.04",
       },
     },
-    scaleSettings: { autoScale: { formula: devPool.autoScaleFormula, evaluationInterval: "PT5M" } },
-    taskSlotsPerNode: 2,
+    scaleSettings: {
+      autoScale: { formula: stackPool.autoScaleFormula, evaluationInterval: "PT10M" },
+    },
+    taskSlotsPerNode: 4,
     targetNodeCommunicationMode: "Simplified",
     identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
     // The application without a version: its default version (a release leaves the pool alone).
     applicationPackages: [{ id: APP_ID }],
     tags: TAGS,
   });
-  expect(devPool.autoScaleFormula).toContain("$TargetDedicatedNodes = 0;");
+  expect(stackPool.autoScaleFormula).toContain("maxNodes = 3;");
   expect(pool.options.replaceOnChanges).toEqual([
     "vmSize",
     "deploymentConfiguration",
@@ -316,7 +321,7 @@ test("the deployer may write the package's blobs: Storage Blob Data Contributor 
   expect(grant.parent).toBeUndefined();
   expect(grant.options.retainOnDelete).toBe(true);
   expect(grant.inputs).toEqual({
-    roleAssignmentName: "e465f4dd-e022-5a19-adef-38b02efb2441", // Python uuid5, as above
+    roleAssignmentName: "80adef62-cada-5fab-80ec-fce12f3bbf8a", // Python uuid5, as above
     scope: STORAGE_ID,
     principalId: "pipeline-object",
     principalType: "User",
@@ -335,7 +340,7 @@ test("application package: the staged folder, zipped, published as the computed 
   expect(sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(inputs).toEqual({
     subscriptionId: SUB,
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     accountName: BATCH_NAME,
     applicationId: "ffmpeg",
     displayName: "ffmpeg",
@@ -375,7 +380,7 @@ test("stack outputs: names, ids and endpoints, and no key or SAS", async () => {
   expect(outputs).toEqual({
     subscriptionId: SUB,
     location: "westeurope",
-    resourceGroupName: "rg-hpc-batch-dev",
+    resourceGroupName: "rg-hpc-batch-ci",
     storageAccountName: STORAGE_NAME,
     storageAccountId: STORAGE_ID,
     storageBlobEndpoint: `https://${STORAGE_NAME}.blob.core.windows.net/`,
@@ -384,7 +389,7 @@ test("stack outputs: names, ids and endpoints, and no key or SAS", async () => {
     batchAccountEndpoint: `${BATCH_NAME}.westeurope.batch.azure.com`,
     batchIdentityId: IDENTITY_ID,
     batchIdentityClientId: CLIENT,
-    poolName: "hpc-batch-dev-pool",
+    poolName: "hpc-batch-ci-pool",
     applicationId: "ffmpeg",
     applicationVersion: version,
     applicationPackageSha256: find(PACKAGE_TYPE, "app-package-version").inputs.sha256,

@@ -1,5 +1,5 @@
 /**
- * Least privilege in the `dev` stack: every role assignment is listed here with its role and
+ * Least privilege in the stack (index.ts with the suite's fixture stack config): every role assignment is listed here with its role and
  * scope (a new one fails this test until someone reviews it), blob data roles sit on the one
  * storage account, nothing is privileged, and assignment names are deterministic: the same on a
  * re-run, different for a different scope, so a re-run updates instead of duplicating.
@@ -8,7 +8,7 @@ import { roleAssignmentName } from "../lib/naming";
 import { BLOB_DATA_ROLES, PRIVILEGED_ROLES } from "../policy/policies";
 import { evaluatePolicies } from "../policy/runner";
 import type { Registration } from "./helpers";
-import { simulateDevStack, type DevStackRun } from "./support/devStack";
+import { FIXTURE_STACK, simulateDevStack, type DevStackRun } from "./support/devStack";
 
 const BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -63,7 +63,7 @@ test("every role assignment: Storage Blob Data Contributor on exactly the stack'
 
 test("no assignment uses a privileged role, and the role-assignment-scope policy agrees", () => {
   expect(assignments(first).filter((r) => roleGuid(r) in PRIVILEGED_ROLES)).toEqual([]);
-  const { violations } = evaluatePolicies(first.registrations, { stack: "dev" });
+  const { violations } = evaluatePolicies(first.registrations, { stack: FIXTURE_STACK });
   expect(violations.filter((v) => v.policy === "role-assignment-scope")).toEqual([]);
 });
 

@@ -9,12 +9,10 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import { CONFIG_DEFAULTS } from "../../lib/config";
 import { InputError } from "../../lib/errors";
-import { runOnLocalNode, type LocalRunResult } from "../../lib/localNode";
+import { sweepLeftovers, trackTemp, untrackTemp } from "../../lib/interrupt";
+import type { LocalRunResult } from "../../lib/localNode";
 import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
-import { stageFolder } from "../../lib/stage";
-import { resolveApplicationVersion } from "../../lib/version";
-import { buildPackage } from "../../lib/zip";
-import { inspectZip } from "../../lib/zipInspect";
+import { findProjectRoot, projectPath } from "../../lib/projectRoot";
 import { EXIT_FAILED, type CommandContext } from "../main";
 
 interface LocalRunFlags {
@@ -29,6 +27,9 @@ interface LocalRunFlags {
 
 /** Version of a `--zip` whose file name does not tell it, when `--version` is not given. */
 export const LOCAL_VERSION = "0.0.0-local";
+
+/** local-run's temporary folders: `hpc-batch-local-run-<pid>-XXXXXX`, the pid captured. */
+export const LOCAL_RUN_TEMP_RE = /^hpc-batch-local-run-(\d+)-/;
 
 /**
  * The version to run as: `--version`; else, for `--zip`, the one in its file name
@@ -49,6 +50,7 @@ export async function localRunVersion(o: {
     );
     return m ? m[1] : LOCAL_VERSION;
   }
+  const { resolveApplicationVersion } = await import("../../lib/version");
   return (await resolveApplicationVersion({ folder: o.folder, field: "--version" })).version;
 }
 
@@ -87,8 +89,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--zip <file>", "package zip to run (default: build one from --folder)")
     .option(
       "--folder <dir>",
-      "package folder to build the zip from",
-      CONFIG_DEFAULTS.applicationFolder,
+      `package folder to build the zip from (default: ${CONFIG_DEFAULTS.applicationFolder} in the project root)`,
     )
     .option("--application-id <id>", "Batch application id", CONFIG_DEFAULTS.batchApplicationId)
     .option(
@@ -101,18 +102,21 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option("--keep", "keep the node folder and print where it is")
     .option("--json", "print the result as JSON")
-    .action(async (o: LocalRunFlags, cmd: Command) => {
+    .action(async (o: LocalRunFlags) => {
       const applicationId = validateApplicationId("--application-id", o.applicationId);
       if (o.version !== undefined) validateApplicationVersion("--version", o.version);
-      const folder = path.resolve(o.folder ?? CONFIG_DEFAULTS.applicationFolder);
-      const folderGiven = cmd.getOptionValueSource("folder") === "cli";
-      if (o.zip !== undefined && folderGiven) {
+      if (o.zip !== undefined && o.folder !== undefined) {
         throw new InputError("--zip", o.zip, "cannot be combined with --folder");
       }
       if (o.zip !== undefined && !fs.statSync(o.zip, { throwIfNoEntry: false })?.isFile()) {
         throw new InputError("--zip", o.zip, "must be an existing zip file");
       }
+      // With --zip no folder is needed, so no project either.
+      const folder =
+        o.zip === undefined ? projectPath(o.folder, CONFIG_DEFAULTS.applicationFolder) : "";
+      const { runOnLocalNode } = await import("../../lib/localNode");
       if (o.zip !== undefined) {
+        const { inspectZip } = await import("../../lib/zipInspect");
         // Checked here, before a node folder exists, so the message names the flag.
         await inspectZip(o.zip).catch((err: unknown) => {
           throw err instanceof InputError && err.field === "zip"
@@ -120,27 +124,39 @@ export function register(program: Command, ctx: CommandContext): void {
             : err;
         });
       }
+      let zipPath: string | undefined;
       const version = await localRunVersion({ ...o, folder, applicationId });
-      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-local-run-"));
+      // Folders of runs killed outright (their process is gone); then this run's, named with its
+      // pid and removed on Ctrl-C (cli/main.ts).
+      sweepLeftovers(os.tmpdir(), LOCAL_RUN_TEMP_RE);
+      const tmp = trackTemp(
+        fs.mkdtempSync(path.join(os.tmpdir(), `hpc-batch-local-run-${process.pid}-`)),
+      );
       try {
-        // From a folder: staged first (idempotent), as `plan` and the stack do, so a fresh clone
-        // runs the real ffmpeg rather than failing on a missing binary.
-        if (o.zip === undefined) await stageFolder({ folder });
-        const zipPath =
-          o.zip ??
-          (
-            await buildPackage({
-              folder,
-              outDir: tmp,
-              applicationId,
-              version,
-            })
+        if (o.zip === undefined) {
+          const { stageFolder } = await import("../../lib/stage");
+          const { buildPackage } = await import("../../lib/zip");
+          let root: string | undefined;
+          try {
+            root = findProjectRoot(process.cwd());
+          } catch {
+            root = undefined; // a folder given explicitly, outside any project
+          }
+          const resolveFrom = [folder, root ?? process.cwd()];
+          // From a folder: staged first (idempotent), as `plan` and the stack do, so a fresh
+          // clone runs the real ffmpeg rather than failing on a missing binary.
+          await stageFolder({ folder, resolveFrom });
+          zipPath = (
+            await buildPackage({ folder, outDir: tmp, applicationId, version, resolveFrom })
           ).path;
+        }
         const result = await runOnLocalNode({
-          zipPath,
+          zipPath: zipPath ?? (o.zip as string),
           pkg: { applicationId, version },
           isDefaultVersion: o.default !== false,
           keep: o.keep === true,
+          // Inside this run's folder, so an interruption removes it too; --keep keeps it apart.
+          ...(o.keep === true ? {} : { parentDir: tmp }),
         });
         if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         else process.stdout.write(renderLocalRun(result, version, applicationId));
@@ -155,6 +171,7 @@ export function register(program: Command, ctx: CommandContext): void {
         }
       } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
+        untrackTemp(tmp);
       }
     });
 }

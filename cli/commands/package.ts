@@ -1,22 +1,30 @@
 /**
  * `hpc-batch package`: zips the package folder into `<out>/<application-id>-<version>.zip`
  * (reproducible, no root folder, modes kept) and prints what it built. Bad input (folder, id,
- * version) exits 2 before anything is written.
+ * version), a folder missing a file its stage.json declares, or a zip of the same version with
+ * other content already built, exits 2 before anything is written. The folder and `out/` default
+ * to the project root's (found from any subfolder).
  */
+import * as path from "node:path";
 import type { Command } from "commander";
+import { CONFIG_DEFAULTS } from "../../lib/config";
 import { InputError } from "../../lib/errors";
-import { validateApplicationId } from "../../lib/naming";
-import { resolveApplicationVersion } from "../../lib/version";
-import { buildPackage } from "../../lib/zip";
+import { pausePoint } from "../../lib/interrupt";
+import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
+import { findProjectRoot, projectPath } from "../../lib/projectRoot";
 import type { CommandContext } from "../main";
 
 interface PackageFlags {
-  folder: string;
-  out: string;
+  folder?: string;
+  out?: string;
   applicationId: string;
   version?: string;
+  replace?: boolean;
   json?: boolean;
 }
+
+/** Where `package` writes by default, relative to the project root. */
+export const DEFAULT_OUT_DIR = "out";
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -24,10 +32,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .description("Zip the package folder into <out>/<application-id>-<version>.zip, reproducibly")
     .option(
       "--folder <dir>",
-      "package folder; its contents become the zip's root",
-      "hpc-application",
+      `package folder; its contents become the zip's root (default: ${CONFIG_DEFAULTS.applicationFolder} in the project root)`,
     )
-    .option("--out <dir>", "where the zip goes", "out")
+    .option("--out <dir>", `where the zip goes (default: ${DEFAULT_OUT_DIR} in the project root)`)
     .option(
       "--application-id <id>",
       "Batch application id (1 to 64 letters, digits, '-', '_')",
@@ -37,33 +44,71 @@ export function register(program: Command, ctx: CommandContext): void {
       "--version <version>",
       "package version (as hpc-batch:batchApplicationVersion); default: computed from conventional commits touching the folder since the last app-v* tag",
     )
+    .option(
+      "--replace",
+      "overwrite a zip of the same version built from other content (a version published once keeps its content: build another version instead)",
+    )
     .option("--json", 'print only {"path","sha256","bytes","version","applicationId"}')
     .action(async (flags: PackageFlags) => {
       const applicationId = validateApplicationId("--application-id", flags.applicationId);
+      if (flags.version !== undefined) validateApplicationVersion("--version", flags.version);
+      const root = safeRoot();
+      const folder = projectPath(flags.folder, CONFIG_DEFAULTS.applicationFolder);
+      // Outside any project (a folder given explicitly), the zip goes where it always did.
+      const outDir =
+        flags.out !== undefined || root === undefined
+          ? path.resolve(flags.out ?? DEFAULT_OUT_DIR)
+          : path.join(root, DEFAULT_OUT_DIR);
+      // As typed, or relative to the working directory when defaulted.
+      const shown = flags.folder ?? (path.relative(process.cwd(), folder) || ".");
+      const { resolveApplicationVersion } = await import("../../lib/version");
+      const { buildPackage, PackageChangedError } = await import("../../lib/zip");
       const resolved = await resolveApplicationVersion({
-        folder: flags.folder,
+        folder,
         configured: flags.version,
         field: "--version",
       });
+      await pausePoint("package:start");
       const info = await buildPackage({
-        folder: flags.folder,
-        outDir: flags.out,
+        folder: shown,
+        outDir,
         applicationId,
         version: resolved.version,
+        // With uncommitted changes the version is provisional (the warning below says so): a
+        // rebuild replaces the zip, with a warning. Otherwise the version claims its content.
+        ifChanged: flags.replace || resolved.dirty ? "replace" : "refuse",
+        // node_modules above the folder, then above the project (a folder outside it).
+        resolveFrom: [folder, root ?? process.cwd()],
       }).catch((err: unknown) => {
+        if (err instanceof PackageChangedError) {
+          const how =
+            resolved.source === "config"
+              ? "pass another --version"
+              : "commit the change that made it differ so the computed version moves, or pass --version";
+          throw new InputError(
+            "--version",
+            err.version,
+            `${err.path} already holds version ${err.version} with other content (sha256 ${err.previousSha256.slice(0, 12)}..., now ${err.sha256.slice(0, 12)}...); a version keeps its content once published (Batch never replaces an active version): ${how}, or --replace to overwrite the local zip`,
+          );
+        }
         throw err instanceof InputError && err.field === "outDir"
           ? new InputError("--out", err.value, err.rule)
           : err;
       });
       if (resolved.dirty) {
         process.stderr.write(
-          `hpc-batch package: warning: ${flags.folder} has uncommitted changes; version ${resolved.version} describes its last commit\n`,
+          `hpc-batch package: warning: ${shown} has uncommitted changes; version ${resolved.version} describes its last commit\n`,
+        );
+      }
+      if (info.replaced) {
+        process.stderr.write(
+          `hpc-batch package: warning: replaced ${info.path} (version ${info.version}, sha256 ${info.replaced.sha256.slice(0, 12)}...) with other content (sha256 ${info.sha256.slice(0, 12)}...); never publish both under one version\n`,
         );
       }
       if (flags.json) {
-        const { path, sha256, bytes, version } = info;
+        const { path: zip, sha256, bytes, version } = info;
         process.stdout.write(
-          `${JSON.stringify({ path, sha256, bytes, version, applicationId })}\n`,
+          `${JSON.stringify({ path: zip, sha256, bytes, version, applicationId })}\n`,
         );
       } else {
         const from =
@@ -84,4 +129,13 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       ctx.setExitCode(0);
     });
+}
+
+/** The project root, or undefined outside a project (a folder given explicitly needs none). */
+function safeRoot(): string | undefined {
+  try {
+    return findProjectRoot(process.cwd());
+  } catch {
+    return undefined;
+  }
 }

@@ -8,14 +8,8 @@
  */
 import * as fs from "node:fs";
 import type { Command } from "commander";
-import {
-  DEFAULT_ARM_ENDPOINT,
-  armScope,
-  batchDataCredential,
-  ensureToken,
-  resolveCredentials,
-} from "../../lib/credentials";
-import { InputError } from "../../lib/errors";
+import { DEFAULT_ARM_ENDPOINT } from "../../lib/credentials";
+import { InputError, throwIfAny } from "../../lib/errors";
 import {
   GUID_RE,
   isHttpsEndpoint,
@@ -24,10 +18,7 @@ import {
   validateBatchAccountName,
   validateResourceGroupName,
 } from "../../lib/naming";
-import { createPublishReporter } from "../../lib/progress";
-import { hashFile, publishPackage } from "../../lib/publish";
 import { validateRetainVersions } from "../../lib/retention";
-import { inspectZip } from "../../lib/zipInspect";
 import type { CommandContext } from "../main";
 
 interface PublishFlags {
@@ -63,15 +54,17 @@ export interface PublishArgs {
   json: boolean;
 }
 
+/** Marks a flag publish cannot run without, in `--help`. */
+const REQUIRED = "(required)";
+
 function required(flag: string, value: string | undefined, what: string): string {
   if (value === undefined || value === "")
     throw new InputError(flag, value, `must be given (${what})`);
   return value;
 }
 
-/** Checks every flag, in the order of the usage line; throws the first InputError. */
-export function parsePublishFlags(flags: PublishFlags): PublishArgs {
-  const zip = required("--zip", flags.zip, "the package zip to publish");
+/** Checks the flag `--zip` names a readable zip file (its first 4 bytes). */
+function checkZip(zip: string): string {
   let head: Buffer;
   try {
     const fd = fs.openSync(zip, "r");
@@ -87,48 +80,78 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
   if (head.readUInt32LE(0) !== 0x04034b50) {
     throw new InputError("--zip", zip, "must be a zip file (it does not start with a zip entry)");
   }
-  const subscriptionId = required(
-    "--subscription",
-    flags.subscription,
-    "the Azure subscription id",
+  return zip;
+}
+
+/**
+ * Checks every flag and reports every problem at once (InputErrors, in the order of the usage
+ * line), so a pipeline author fixes them in one edit rather than one per run.
+ */
+export function parsePublishFlags(flags: PublishFlags): PublishArgs {
+  const errors: InputError[] = [];
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      errors.push(err);
+      return undefined;
+    }
+  };
+  const zip = check(() => checkZip(required("--zip", flags.zip, "the package zip to publish")));
+  const subscriptionId = check(() => {
+    const id = required("--subscription", flags.subscription, "the Azure subscription id");
+    if (!GUID_RE.test(id)) {
+      throw new InputError("--subscription", id, "must be a subscription id (a GUID)");
+    }
+    return id;
+  });
+  const resourceGroup = check(() =>
+    validateResourceGroupName(
+      "--resource-group",
+      required("--resource-group", flags.resourceGroup, "the Batch account's resource group"),
+    ),
   );
-  if (!GUID_RE.test(subscriptionId)) {
-    throw new InputError("--subscription", subscriptionId, "must be a subscription id (a GUID)");
-  }
-  const resourceGroup = validateResourceGroupName(
-    "--resource-group",
-    required("--resource-group", flags.resourceGroup, "the Batch account's resource group"),
+  const account = check(() =>
+    validateBatchAccountName(
+      "--account",
+      required("--account", flags.account, "the Batch account name"),
+    ),
   );
-  const account = validateBatchAccountName(
-    "--account",
-    required("--account", flags.account, "the Batch account name"),
+  const applicationId = check(() =>
+    validateApplicationId(
+      "--application",
+      required("--application", flags.application, "the Batch application id"),
+    ),
   );
-  const applicationId = validateApplicationId(
-    "--application",
-    required("--application", flags.application, "the Batch application id"),
+  const version = check(() =>
+    validateApplicationVersion(
+      "--version",
+      required("--version", flags.version, "the version to publish"),
+    ),
   );
-  const version = validateApplicationVersion(
-    "--version",
-    required("--version", flags.version, "the version to publish"),
-  );
-  if (flags.displayName !== undefined && flags.displayName.trim() === "") {
-    throw new InputError("--display-name", flags.displayName, "must not be empty");
-  }
-  let retainVersions: number | undefined;
-  if (flags.retain !== undefined) {
+  check(() => {
+    if (flags.displayName !== undefined && flags.displayName.trim() === "") {
+      throw new InputError("--display-name", flags.displayName, "must not be empty");
+    }
+  });
+  const retainVersions = check(() => {
+    if (flags.retain === undefined) return undefined;
     const n = /^\d+$/.test(flags.retain) ? Number(flags.retain) : Number.NaN;
-    retainVersions = validateRetainVersions("--retain", Number.isNaN(n) ? flags.retain : n);
-  }
+    return validateRetainVersions("--retain", Number.isNaN(n) ? flags.retain : n);
+  });
   const armEndpoint = flags.armEndpoint ?? DEFAULT_ARM_ENDPOINT;
-  if (!isHttpsEndpoint(armEndpoint)) {
-    throw new InputError(
-      "--arm-endpoint",
-      armEndpoint,
-      "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com",
-    );
-  }
-  let batchEndpoint: string | undefined;
-  if (flags.batchEndpoint !== undefined) {
+  check(() => {
+    if (!isHttpsEndpoint(armEndpoint)) {
+      throw new InputError(
+        "--arm-endpoint",
+        armEndpoint,
+        "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com",
+      );
+    }
+  });
+  const batchEndpoint = check(() => {
+    if (flags.batchEndpoint === undefined) return undefined;
     const withScheme = /^[a-z]+:\/\//i.test(flags.batchEndpoint)
       ? flags.batchEndpoint
       : `https://${flags.batchEndpoint}`;
@@ -139,15 +162,16 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
         "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL",
       );
     }
-    batchEndpoint = withScheme.replace(/\/+$/, "");
-  }
+    return withScheme.replace(/\/+$/, "");
+  });
+  throwIfAny(errors);
   return {
-    zip,
-    subscriptionId,
-    resourceGroup,
-    account,
-    applicationId,
-    version,
+    zip: zip as string,
+    subscriptionId: subscriptionId as string,
+    resourceGroup: resourceGroup as string,
+    account: account as string,
+    applicationId: applicationId as string,
+    version: version as string,
     setDefault: flags.setDefault === true,
     armEndpoint: armEndpoint.replace(/\/+$/, ""),
     displayName: flags.displayName,
@@ -165,12 +189,15 @@ export function register(program: Command, ctx: CommandContext): void {
       "Publish a package zip as an active Batch application package version (creates the " +
         "application and version if needed, uploads, activates, waits for Active)",
     )
-    .option("--zip <file>", "the package zip (from `hpc-batch package`)")
-    .option("--subscription <id>", "Azure subscription id")
-    .option("--resource-group <name>", "resource group of the Batch account")
-    .option("--account <name>", "Batch account name")
-    .option("--application <id>", "Batch application id")
-    .option("--version <version>", "version to publish; an active version is never overwritten")
+    .option("--zip <file>", `${REQUIRED} the package zip (from \`hpc-batch package\`)`)
+    .option("--subscription <id>", `${REQUIRED} Azure subscription id`)
+    .option("--resource-group <name>", `${REQUIRED} resource group of the Batch account`)
+    .option("--account <name>", `${REQUIRED} Batch account name`)
+    .option("--application <id>", `${REQUIRED} Batch application id`)
+    .option(
+      "--version <version>",
+      `${REQUIRED} version to publish; an active version is never overwritten`,
+    )
     .option("--set-default", "make this version the application's default once it is active")
     .option("--arm-endpoint <url>", `Resource Manager endpoint (default ${DEFAULT_ARM_ENDPOINT})`)
     .option("--display-name <name>", "the application's display name (default: its id)")
@@ -189,6 +216,12 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--json", "print the result as JSON")
     .action(async (flags: PublishFlags) => {
       const args = parsePublishFlags(flags);
+      // Loaded here, not at start-up: `--help` needs none of them (cli/main.ts).
+      const { armScope, batchDataCredential, ensureToken, resolveCredentials } =
+        await import("../../lib/credentials");
+      const { createPublishReporter } = await import("../../lib/progress");
+      const { hashFile, publishPackage } = await import("../../lib/publish");
+      const { inspectZip } = await import("../../lib/zipInspect");
       // Nodes unpack the zip as is: refuse what local-run refuses (a zip bomb, more than the
       // package limits, '..' or absolute paths, symlinks) before any request is sent.
       await inspectZip(args.zip).catch((err: unknown) => {

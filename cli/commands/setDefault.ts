@@ -5,7 +5,6 @@
  * keep which version and, with `--reboot-idle-nodes`, reboots the idle ones now.
  */
 import type { Command } from "commander";
-import { describeReboot, describeRollout, setDefaultVersion } from "../../lib/defaultVersion";
 import { validateApplicationVersion } from "../../lib/naming";
 import { EXIT_FAILED, type CommandContext } from "../main";
 import { deployedStack, rollCommand, stackOptions, type StackFlags } from "./verify";
@@ -31,6 +30,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (o: SetDefaultFlags) => {
       const version = validateApplicationVersion("--version", o.version);
       const { target, apps, batch } = await deployedStack(o);
+      // Loaded here, not at start-up: `--help` needs none of it (cli/main.ts).
+      const { describeReboot, describeRollout, setDefaultVersion } =
+        await import("../../lib/defaultVersion");
       process.stdout.write(
         `set-default ${o.stack}: account ${target.accountName}, application ${target.applicationId}, pool ${target.poolId}\n`,
       );

@@ -1,13 +1,16 @@
 /**
  * `hpc-batch stage`: copies the binaries `<folder>/stage.json` lists (by default the static
- * ffmpeg from `@ffmpeg-installer/linux-x64`) into the package folder. Idempotent.
+ * ffmpeg from `@ffmpeg-installer/linux-x64`) into the package folder. Idempotent. The folder
+ * defaults to the project root's (found from any subfolder).
  */
+import * as path from "node:path";
 import type { Command } from "commander";
-import { stageFolder } from "../../lib/stage";
+import { CONFIG_DEFAULTS } from "../../lib/config";
+import { findProjectRoot, projectPath } from "../../lib/projectRoot";
 import type { CommandContext } from "../main";
 
 interface StageFlags {
-  folder: string;
+  folder?: string;
   json?: boolean;
 }
 
@@ -15,18 +18,31 @@ export function register(program: Command, ctx: CommandContext): void {
   program
     .command("stage")
     .description("Copy the binaries <folder>/stage.json lists from npm packages into the folder")
-    .option("--folder <dir>", "package folder holding stage.json", "hpc-application")
+    .option(
+      "--folder <dir>",
+      `package folder holding stage.json (default: ${CONFIG_DEFAULTS.applicationFolder} in the project root)`,
+    )
     .option("--json", "print the staged files as JSON")
     .action(async (flags: StageFlags) => {
-      // node_modules is looked up above the folder, then above the working directory.
+      const folder = projectPath(flags.folder, CONFIG_DEFAULTS.applicationFolder);
+      const shown = flags.folder ?? (path.relative(process.cwd(), folder) || ".");
+      let root: string | undefined;
+      try {
+        root = findProjectRoot(process.cwd());
+      } catch {
+        root = undefined; // a folder given explicitly, outside any project
+      }
+      const { stageFolder } = await import("../../lib/stage");
+      // node_modules is looked up above the folder, then above the project root (or the working
+      // directory outside a project).
       const staged = await stageFolder({
-        folder: flags.folder,
-        resolveFrom: [flags.folder, process.cwd()],
+        folder: shown,
+        resolveFrom: [folder, root ?? process.cwd()],
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(staged)}\n`);
       } else if (staged.length === 0) {
-        process.stdout.write(`nothing to stage: ${flags.folder} has no stage.json entries\n`);
+        process.stdout.write(`nothing to stage: ${shown} has no stage.json entries\n`);
       } else {
         for (const s of staged) {
           const mode = s.mode.toString(8).padStart(4, "0");

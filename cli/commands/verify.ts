@@ -7,24 +7,13 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import type { Command } from "commander";
-import { SingleBar } from "cli-progress";
-import { batchData, type BatchData } from "../../lib/batchData";
-import { type BatchApplications, batchApplications } from "../../lib/armBatchApps";
-import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "../../lib/credentials";
-import { describeRollout } from "../../lib/defaultVersion";
+import type { BatchApplications } from "../../lib/armBatchApps";
+import type { BatchData } from "../../lib/batchData";
+import { DEFAULT_ARM_ENDPOINT } from "../../lib/credentials";
 import { InputError } from "../../lib/errors";
 import { isHttpsEndpoint } from "../../lib/naming";
-import { formatDuration } from "../../lib/progress";
-import {
-  batchCredential,
-  parseDuration,
-  targetFromOutputs,
-  taskStateIndex,
-  type VerifyProgress,
-  type VerifyReport,
-  type VerifyTarget,
-  verifyDeployment,
-} from "../../lib/verify";
+import { findProjectRoot } from "../../lib/projectRoot";
+import type { VerifyProgress, VerifyReport, VerifyTarget } from "../../lib/verify";
 import { EXIT_FAILED, type CommandContext } from "../main";
 
 /** The flags every command that acts on a deployed stack takes (verify, set-default). */
@@ -71,18 +60,26 @@ export interface DeployedStack {
 }
 
 /**
- * Checks the endpoint flags, reads the stack's outputs and resolves the credentials, in that order,
- * so bad input fails (exit 2) before any call to Azure.
+ * Checks the endpoint flags, reads the stack's outputs, resolves the credentials and gets a token
+ * for each endpoint, in that order, so bad input fails (exit 2) before any call to Azure and a
+ * missing sign-in is one line before any work.
  */
 export async function deployedStack(o: StackFlags): Promise<DeployedStack> {
   const armEndpoint = httpsUrl("--arm-endpoint", o.armEndpoint);
   const batchEndpoint =
     o.batchEndpoint === undefined ? undefined : httpsUrl("--batch-endpoint", o.batchEndpoint);
+  // Loaded here, not at start-up: `--help` needs none of the Azure SDKs (cli/main.ts).
+  const { batchCredential, targetFromOutputs } = await import("../../lib/verify");
+  const { armScope, ensureToken, resolveCredentials } = await import("../../lib/credentials");
+  const { BATCH_SCOPE, batchData } = await import("../../lib/batchData");
+  const { batchApplications } = await import("../../lib/armBatchApps");
   const { outputs, source } = await readStackOutputs(o.stack, o.outputs);
   const target = targetFromOutputs(outputs, source);
   if (batchEndpoint) target.batchEndpoint = batchEndpoint;
   const creds = resolveCredentials();
   const batchCred = batchCredential(process.env, creds);
+  await ensureToken(creds.arm, armScope(armEndpoint));
+  await ensureToken(batchCred, BATCH_SCOPE);
   return {
     target,
     batch: batchData(target.batchEndpoint, batchCred),
@@ -128,11 +125,14 @@ export async function readStackOutputs(
     }
     return parse(text, `--outputs ${file}`);
   }
+  // The Pulumi CLI finds the project in its working folder: run it in the project root, so the
+  // command works from any subfolder.
+  const cwd = findProjectRoot(process.cwd());
   const text = await new Promise<string>((resolve, reject) => {
     execFile(
       "pulumi",
       ["stack", "output", "--json", "--stack", stack],
-      { maxBuffer: 16 * 1024 * 1024 },
+      { maxBuffer: 16 * 1024 * 1024, cwd },
       (err, stdout, stderr) => {
         if ((err as NodeJS.ErrnoException | null)?.code === "ENOENT") {
           reject(
@@ -152,9 +152,14 @@ export async function readStackOutputs(
 }
 
 /** Live progress: a bar for the task on a terminal, a line per state change elsewhere. */
-function progressPrinter(stream: NodeJS.WriteStream): VerifyProgress & { stop(): void } {
+async function progressPrinter(
+  stream: NodeJS.WriteStream,
+): Promise<VerifyProgress & { stop(): void }> {
+  const { SingleBar } = await import("cli-progress");
+  const { formatDuration } = await import("../../lib/progress");
+  const { taskStateIndex } = await import("../../lib/verify");
   const tty = stream.isTTY === true;
-  let bar: SingleBar | undefined;
+  let bar: InstanceType<typeof SingleBar> | undefined;
   let last = "";
   const stop = () => {
     bar?.stop();
@@ -188,7 +193,9 @@ function progressPrinter(stream: NodeJS.WriteStream): VerifyProgress & { stop():
   };
 }
 
-function renderVerdict(r: VerifyReport, roll: string): string {
+async function renderVerdict(r: VerifyReport, roll: string): Promise<string> {
+  const { formatDuration } = await import("../../lib/progress");
+  const { describeRollout } = await import("../../lib/defaultVersion");
   const lines: string[] = [];
   const block = (title: string, text: string) => {
     lines.push(
@@ -237,6 +244,7 @@ export function register(program: Command, ctx: CommandContext): void {
           throw new InputError("--nodes", o.nodes, "must be a whole number from 1 to 1000");
         }
       }
+      const { parseDuration, verifyDeployment } = await import("../../lib/verify");
       const timeoutMs = parseDuration("--timeout", o.timeout);
       const pollMs = parseDuration("--poll", o.poll);
       const { target, apps, batch } = await deployedStack(o);
@@ -245,7 +253,7 @@ export function register(program: Command, ctx: CommandContext): void {
       stream.write(
         `verify ${o.stack}: account ${target.accountName}, pool ${target.poolId}, package ${target.applicationId} ${target.version}\n`,
       );
-      const progress = progressPrinter(stream);
+      const progress = await progressPrinter(stream);
       let report: VerifyReport;
       try {
         report = await verifyDeployment({
@@ -262,7 +270,7 @@ export function register(program: Command, ctx: CommandContext): void {
         progress.stop();
       }
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(renderVerdict(report, rollCommand(o, target.version)));
+      else process.stdout.write(await renderVerdict(report, rollCommand(o, target.version)));
       if (!report.ok) ctx.setExitCode(EXIT_FAILED);
     });
 }

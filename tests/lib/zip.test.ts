@@ -5,7 +5,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yauzl from "yauzl";
 import { InputError } from "../../lib/errors";
-import { buildPackage, packageEntryTime, packageFileName, PackageProgress } from "../../lib/zip";
+import { spawnSync } from "node:child_process";
+import {
+  buildPackage,
+  packageEntryTime,
+  packageFileName,
+  PackageChangedError,
+  PackageProgress,
+} from "../../lib/zip";
 import { extractZip } from "../../lib/zipInspect";
 import { stageFolder } from "../../lib/stage";
 
@@ -400,4 +407,74 @@ test("zips the real staged ffmpeg folder; the extracted binary runs", async () =
     "flac",
   ]);
   expect(fs.readFileSync(flac).subarray(0, 4).toString()).toBe("fLaC");
+});
+
+describe("a zip of the same version with other content", () => {
+  test("is replaced by default, and the result says what it replaced", async () => {
+    const dir = fixture("app", FILES, new Date(0));
+    const out = path.join(tmp, "out");
+    const first = await buildPackage(opts(dir, out));
+    expect(first.replaced).toBeUndefined();
+    fs.writeFileSync(path.join(dir, "README.md"), "# other\n");
+    const second = await buildPackage(opts(dir, out));
+    expect(second.replaced).toEqual({ sha256: first.sha256, bytes: first.bytes });
+    expect(sha256(second.path)).toBe(second.sha256);
+  });
+
+  test("is refused with ifChanged: refuse, the zip and its record untouched, nothing else left", async () => {
+    const dir = fixture("app", FILES, new Date(0));
+    const out = path.join(tmp, "out");
+    const first = await buildPackage(opts(dir, out));
+    const before = fs.readFileSync(first.path);
+    fs.writeFileSync(path.join(dir, "README.md"), "# other\n");
+    const err = await buildPackage({ ...opts(dir, out), ifChanged: "refuse" }).catch((e) => e);
+    expect(err).toBeInstanceOf(PackageChangedError);
+    expect(err).toBeInstanceOf(InputError);
+    expect([err.path, err.version, err.previousSha256]).toEqual([
+      first.path,
+      "1.2.3",
+      first.sha256,
+    ]);
+    expect((err as Error).message).toBe(
+      `version "1.2.3" is invalid: ${first.path} already holds version 1.2.3 with other content (sha256 ${first.sha256.slice(0, 12)}..., now ${err.sha256.slice(0, 12)}...): a version must keep its content once built; build another version`,
+    );
+    expect(fs.readFileSync(first.path).equals(before)).toBe(true);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      ".ffmpeg-1.2.3.zip.build.json",
+      "ffmpeg-1.2.3.zip",
+    ]);
+    // The same content again is no change, refused or not.
+    fs.writeFileSync(path.join(dir, "README.md"), "# app\n");
+    expect((await buildPackage({ ...opts(dir, out), ifChanged: "refuse" })).sha256).toBe(
+      first.sha256,
+    );
+  });
+});
+
+test("partial files of killed builds are removed, a live build's are not", async () => {
+  const dir = fixture("app", FILES, new Date(0));
+  const out = path.join(tmp, "out");
+  fs.mkdirSync(out);
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+  const left = [
+    `.ffmpeg-1.2.3.zip.${dead}.0a1b2c3d.partial`,
+    `.ffmpeg-0.9.0.zip.build.json.${dead}.partial`,
+  ];
+  const live = `.ffmpeg-1.2.3.zip.${process.ppid}.0a1b2c3d.partial`;
+  for (const n of [...left, live, "notes.txt"]) fs.writeFileSync(path.join(out, n), "x");
+  await buildPackage(opts(dir, out));
+  expect(fs.readdirSync(out).sort()).toEqual(
+    [".ffmpeg-1.2.3.zip.build.json", live, "ffmpeg-1.2.3.zip", "notes.txt"].sort(),
+  );
+});
+
+test("the folder is named as the caller names it (a config key)", async () => {
+  await expect(
+    buildPackage({
+      ...opts(path.join(tmp, "none"), path.join(tmp, "out")),
+      folderField: "hpc-batch:applicationFolder",
+    }),
+  ).rejects.toThrow(
+    `hpc-batch:applicationFolder ${JSON.stringify(path.join(tmp, "none"))} is invalid: must be an existing directory`,
+  );
 });

@@ -1,30 +1,33 @@
 /**
- * The default `dev` stack passes the whole pack: the real program (index.ts) runs under the
- * simulated engine with the dev stack's config and the stand-ins `hpc-batch plan` uses
- * (lib/plan.ts readStackConfig, lib/planState.ts), and `evaluatePolicies` finds nothing, not
- * even an advisory.
+ * A development stack configured like the shipped one passes the whole pack: the real program
+ * (index.ts) runs under the simulated engine with the suite's fixture stack
+ * (tests/fixtures/stacks/Pulumi.ci.yaml: autoscaled Spot pool, tags) and the stand-ins
+ * `hpc-batch plan` uses (lib/plan.ts readStackConfig, lib/planState.ts), and `evaluatePolicies`
+ * finds nothing, not even an advisory. The shipped Pulumi.dev.yaml is the team's to change;
+ * `npm run plan` (CI) runs the same pack on it.
  */
-import * as path from "node:path";
 import { simulate } from "../helpers";
+import { FIXTURE_STACK, fixtureProject } from "../support/devStack";
 import { parseStackConfig } from "../../lib/config";
 import { readStackConfig } from "../../lib/plan";
 import { PlanState } from "../../lib/planState";
 import { evaluatePolicies } from "../../policy/runner";
 
-const ROOT = path.join(__dirname, "..", "..");
-const stackConfig = readStackConfig(ROOT, "dev");
+const stackConfig = readStackConfig(fixtureProject(), FIXTURE_STACK);
 const standIns = new PlanState(parseStackConfig(stackConfig.config).location);
 const sim = simulate({
   project: stackConfig.project,
-  stack: "dev",
+  stack: FIXTURE_STACK,
   config: stackConfig.config,
   secretKeys: stackConfig.secretKeys,
   id: (r) => standIns.id(r),
   state: (r) => standIns.state(r),
   call: (inv) => standIns.call(inv),
+  // As `hpc-batch plan` runs it: the policies read inputs, not the provider's serialized code.
+  serializeDynamicProviders: false,
 });
 
-test("the dev stack registers the resources the pack checks and violates no policy", async () => {
+test("the fixture stack registers the resources the pack checks and violates no policy", async () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program = require("../../index") as () => Promise<unknown>;
   await program(); // an async program, as Pulumi runs it
@@ -38,12 +41,12 @@ test("the dev stack registers the resources the pack checks and violates no poli
   ]) {
     expect(sim.ofType(type)).toHaveLength(1);
   }
-  expect(evaluatePolicies(sim.registrations, { stack: "dev" })).toEqual({ violations: [] });
+  expect(evaluatePolicies(sim.registrations, { stack: FIXTURE_STACK })).toEqual({ violations: [] });
 });
 
-test("the checks did see the dev stack: a required tag it lacks is reported on each tagged resource", () => {
+test("the checks did see the stack: a required tag it lacks is reported on each tagged resource", () => {
   const { violations } = evaluatePolicies(sim.registrations, {
-    stack: "dev",
+    stack: FIXTURE_STACK,
     config: { "required-tags": { requiredKeys: ["owner"] } },
   });
   expect(violations.map((v) => [v.policy, v.level, v.urn.split("::").slice(2).join("::")])).toEqual(
@@ -77,7 +80,7 @@ test("application-no-updates checks the stack's own package version resource", (
   const mutated = sim.registrations.map((r) =>
     r === pkg ? { ...r, inputs: { ...r.inputs, allowUpdates: true } } : r,
   );
-  expect(evaluatePolicies(mutated, { stack: "dev" }).violations).toEqual([
+  expect(evaluatePolicies(mutated, { stack: FIXTURE_STACK }).violations).toEqual([
     {
       policy: "application-no-updates",
       level: "mandatory",

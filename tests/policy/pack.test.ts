@@ -116,14 +116,14 @@ test("an adapted policy takes its settings from getConfig() and the stack from t
   };
   const type = "azure-native:batch:Pool";
   expect(validate("pool-max-nodes", crossGuardArgs(type, "hpc", pool, { maxNodes: 4 }))).toEqual([
-    'pool "hpc": fixedScale asks for 5 nodes (3 dedicated + 2 Spot), more than the cap of 4 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+    'pool "hpc": fixedScale asks for 5 nodes (3 dedicated + 2 Spot), more than the cap of 4 per pool; lower dedicatedNodes or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config.',
   ]);
   expect(validate("pool-max-nodes", crossGuardArgs(type, "hpc", pool))).toEqual([]);
   expect(validate("dev-stack-spot-nodes", crossGuardArgs(type, "hpc", pool, {}, "prod"))).toEqual(
     [],
   );
   expect(validate("dev-stack-spot-nodes", crossGuardArgs(type, "hpc", pool, {}, "dev"))).toEqual([
-    'pool "hpc": stack "dev" is a development stack but asks for 3 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+    'pool "hpc": stack "dev" is a development stack but asks for 3 dedicated nodes; set dedicatedNodes: 0 and use spotNodes (hpc-batch:pool) instead, which cost a fraction as much.',
   ]);
 });
 
@@ -252,14 +252,14 @@ test("the booted pack takes policy config from the CLI and the stack from the UR
       level: "mandatory",
       message:
         `${descriptionOf("pool-max-nodes")}\n` +
-        'pool "hpc": fixedScale asks for 5 nodes (3 dedicated + 2 Spot), more than the cap of 4 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+        'pool "hpc": fixedScale asks for 5 nodes (3 dedicated + 2 Spot), more than the cap of 4 per pool; lower dedicatedNodes or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config.',
     },
     {
       policy: "dev-stack-spot-nodes",
       level: "advisory",
       message:
         `${descriptionOf("dev-stack-spot-nodes")}\n` +
-        'pool "hpc": stack "dev" is a development stack but asks for 3 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+        'pool "hpc": stack "dev" is a development stack but asks for 3 dedicated nodes; set dedicatedNodes: 0 and use spotNodes (hpc-batch:pool) instead, which cost a fraction as much.',
     },
   ]);
 });

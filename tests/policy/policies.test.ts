@@ -366,7 +366,7 @@ const MUTATIONS: Mutation[] = [
     change: (p) =>
       Object.assign(fixed(p), { targetDedicatedNodes: 40, targetLowPriorityNodes: 20 }),
     expected: [
-      'pool "hpc": fixedScale asks for 60 nodes (40 dedicated + 20 Spot), more than the cap of 50 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+      'pool "hpc": fixedScale asks for 60 nodes (40 dedicated + 20 Spot), more than the cap of 50 per pool; lower dedicatedNodes or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config.',
     ],
   },
   {
@@ -376,7 +376,7 @@ const MUTATIONS: Mutation[] = [
     change: (p) => Object.assign(fixed(p), { targetDedicatedNodes: 8, targetLowPriorityNodes: 4 }),
     opts: { config: { maxNodes: 10 } },
     expected: [
-      'pool "hpc": fixedScale asks for 12 nodes (8 dedicated + 4 Spot), more than the cap of 10 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+      'pool "hpc": fixedScale asks for 12 nodes (8 dedicated + 4 Spot), more than the cap of 10 per pool; lower dedicatedNodes or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config.',
     ],
   },
   {
@@ -554,7 +554,7 @@ const MUTATIONS: Mutation[] = [
     change: (p) => (fixed(p).targetDedicatedNodes = 2),
     opts: { stack: "dev" },
     expected: [
-      'pool "hpc": stack "dev" is a development stack but asks for 2 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+      'pool "hpc": stack "dev" is a development stack but asks for 2 dedicated nodes; set dedicatedNodes: 0 and use spotNodes (hpc-batch:pool) instead, which cost a fraction as much.',
     ],
   },
   {
@@ -564,7 +564,7 @@ const MUTATIONS: Mutation[] = [
     change: (p) => (fixed(p).targetDedicatedNodes = 1),
     opts: { stack: "alice-test" },
     expected: [
-      'pool "hpc": stack "alice-test" is a development stack but asks for 1 dedicated node; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+      'pool "hpc": stack "alice-test" is a development stack but asks for 1 dedicated node; set dedicatedNodes: 0 and use spotNodes (hpc-batch:pool) instead, which cost a fraction as much.',
     ],
   },
   {
@@ -582,7 +582,7 @@ const MUTATIONS: Mutation[] = [
     change: (p) => (fixed(p).targetDedicatedNodes = 3),
     opts: { stack: "sbx7", config: { devStackPattern: "^sbx" } },
     expected: [
-      'pool "hpc": stack "sbx7" is a development stack but asks for 3 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+      'pool "hpc": stack "sbx7" is a development stack but asks for 3 dedicated nodes; set dedicatedNodes: 0 and use spotNodes (hpc-batch:pool) instead, which cost a fraction as much.',
     ],
   },
   // required-tags

@@ -164,14 +164,14 @@ const DEFAULT_VIOLATIONS = [
     level: "mandatory",
     urn: POOL_BAD,
     message:
-      'pool "bad": fixedScale asks for 60 nodes (30 dedicated + 30 Spot), more than the cap of 50 per pool; lower targetDedicatedNodes or targetLowPriorityNodes, or raise maxNodes in the pool-max-nodes policy config.',
+      'pool "bad": fixedScale asks for 60 nodes (30 dedicated + 30 Spot), more than the cap of 50 per pool; lower dedicatedNodes or spotNodes (hpc-batch:pool), or raise maxNodes in the pool-max-nodes policy config.',
   },
   {
     policy: "dev-stack-spot-nodes",
     level: "advisory",
     urn: POOL_BAD,
     message:
-      'pool "bad": stack "dev" is a development stack but asks for 30 dedicated nodes; set targetDedicatedNodes: 0 and use targetLowPriorityNodes (Spot) instead, which cost a fraction as much.',
+      'pool "bad": stack "dev" is a development stack but asks for 30 dedicated nodes; set dedicatedNodes: 0 and use spotNodes (hpc-batch:pool) instead, which cost a fraction as much.',
   },
   {
     policy: "storage-minimum-tls-1-2",

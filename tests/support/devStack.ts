@@ -1,9 +1,16 @@
 /**
- * The `dev` stack as `hpc-batch plan` evaluates it: Pulumi.yaml defaults plus Pulumi.dev.yaml
- * (lib/plan readStackConfig), the real program (index.ts) under the simulated engine, and the
- * plan's stand-ins for what Azure computes (lib/planState). Each call runs the program afresh in
- * its own module registry, so a test can compare two runs, or change a config value.
+ * The suite's stack as `hpc-batch plan` evaluates it: Pulumi.yaml defaults plus the fixture stack
+ * tests/fixtures/stacks/Pulumi.ci.yaml (lib/plan readStackConfig), the real program (index.ts)
+ * under the simulated engine, and the plan's stand-ins for what Azure computes (lib/planState).
+ * Each call runs the program afresh in its own module registry, so a test can compare two runs,
+ * or change a config value.
+ *
+ * Never the shipped Pulumi.dev.yaml: that file is the team's to edit (VM size, tags, formula),
+ * and the suite must stay green when they do (tests/suiteHygiene.test.ts).
  */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type * as pulumiModule from "@pulumi/pulumi";
 import type * as configModule from "../../lib/config";
@@ -13,6 +20,61 @@ import type * as simulateModule from "../../lib/simulate";
 import type { Registration } from "../../lib/simulate";
 
 export const ROOT = path.join(__dirname, "..", "..");
+
+/** The fixture stack's name: its config is tests/fixtures/stacks/Pulumi.ci.yaml. */
+export const FIXTURE_STACK = "ci";
+export const FIXTURE_STACK_FILE = path.join(
+  ROOT,
+  "tests",
+  "fixtures",
+  "stacks",
+  `Pulumi.${FIXTURE_STACK}.yaml`,
+);
+
+/**
+ * A project folder for the fixture stack: links to the project's own Pulumi.yaml, application
+ * folder, node_modules and out/ (so the package and its reuse record are the ones `npm run plan`
+ * makes), next to a link to the fixture's Pulumi.ci.yaml. `readStackConfig` and
+ * `hpc-batch plan --project` take it as they take the real project. Only links, in a folder named
+ * after this checkout: made once, reused by every test file and run, nothing to clean up.
+ */
+export function fixtureProject(): string {
+  const dir = path.join(
+    os.tmpdir(),
+    `hpc-batch-test-stack-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}`,
+  );
+  const links: [string, string][] = [
+    ["Pulumi.yaml", path.join(ROOT, "Pulumi.yaml")],
+    ["hpc-application", path.join(ROOT, "hpc-application")],
+    ["node_modules", path.join(ROOT, "node_modules")],
+    ["out", path.join(ROOT, "out")],
+    [path.basename(FIXTURE_STACK_FILE), FIXTURE_STACK_FILE],
+  ];
+  const linked = (at: string) =>
+    links.every(([name, to]) => {
+      try {
+        return fs.readlinkSync(path.join(at, name)) === to;
+      } catch {
+        return false;
+      }
+    });
+  if (linked(dir)) return dir;
+  fs.mkdirSync(path.join(ROOT, "out"), { recursive: true });
+  // Built aside and renamed into place, so parallel jest workers never see half a folder.
+  const tmp = fs.mkdtempSync(`${dir}.`);
+  for (const [name, to] of links) fs.symlinkSync(to, path.join(tmp, name));
+  try {
+    fs.renameSync(tmp, dir);
+  } catch {
+    if (linked(dir)) {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another worker made the same folder
+      return dir;
+    }
+    fs.rmSync(dir, { recursive: true, force: true }); // stale links (a moved checkout)
+    fs.renameSync(tmp, dir);
+  }
+  return dir;
+}
 
 export interface StackOutput {
   value: unknown;
@@ -37,7 +99,7 @@ export interface DevStackOptions {
   serializeDynamicProviders?: boolean;
 }
 
-/** Runs the dev stack's program once and returns what it registered and exported. */
+/** Runs the fixture stack's program once and returns what it registered and exported. */
 export async function simulateDevStack(opts: DevStackOptions = {}): Promise<DevStackRun> {
   let run: DevStackRun | undefined;
   const serialize = opts.serializeDynamicProviders === true;
@@ -51,12 +113,12 @@ export async function simulateDevStack(opts: DevStackOptions = {}): Promise<DevS
     const { readStackConfig } = require("../../lib/plan") as typeof planModule;
     const { PlanState } = require("../../lib/planState") as typeof planStateModule;
     const { simulate } = require("../../lib/simulate") as typeof simulateModule;
-    const stackConfig = readStackConfig(ROOT, "dev");
+    const stackConfig = readStackConfig(fixtureProject(), FIXTURE_STACK);
     const all = { ...stackConfig.config, ...opts.config };
     const standIns = new PlanState(parseStackConfig(all).location);
     const sim = simulate({
       project: stackConfig.project,
-      stack: "dev",
+      stack: FIXTURE_STACK,
       config: all,
       secretKeys: stackConfig.secretKeys,
       id: (r) => standIns.id(r),
@@ -80,6 +142,6 @@ export async function simulateDevStack(opts: DevStackOptions = {}): Promise<DevS
     await sim.settle();
     run = { registrations: sim.registrations, outputs };
   });
-  if (!run) throw new Error("the dev stack did not run");
+  if (!run) throw new Error("the fixture stack did not run");
   return run;
 }

@@ -1,0 +1,126 @@
+/**
+ * A suite a team can keep as its CI (issue 10):
+ * - no test reads the shipped stack config (Pulumi.dev.yaml): a team edits its VM size, tags,
+ *   autoscale formula or promote mode there and keeps a green suite. Tests that need a stack use
+ *   the fixture stack tests/fixtures/stacks/Pulumi.ci.yaml (tests/support/devStack.ts);
+ * - no test bounds wall time: a busy machine (a shared 2-core CI runner) is slower, not wrong.
+ * Both are checked on the test sources, so a new test that breaks the rule fails here by name.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { FIXTURE_STACK, FIXTURE_STACK_FILE, fixtureProject } from "./support/devStack";
+import { parseStackConfig } from "../lib/config";
+import { readStackConfig } from "../lib/plan";
+
+const TESTS = __dirname;
+
+/**
+ * Test files that may still read the shipped dev stack, each with the reason. Keep it empty: a
+ * test that only needs "a stack" takes the fixture.
+ */
+const READS_DEV_STACK_ALLOWED: Record<string, string> = {};
+
+/** Every TypeScript file under tests/, but the fixtures (data, not tests). */
+function testSources(): string[] {
+  return fs
+    .readdirSync(TESTS, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts") && !f.startsWith(`fixtures${path.sep}`))
+    .map((f) => f.split(path.sep).join("/"))
+    .sort();
+}
+
+/** The code without comments (`//` at a line's start or after a space, and block comments). */
+function code(file: string): string {
+  return fs
+    .readFileSync(path.join(TESTS, file), "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|\s)\/\/.*$/gm, "$1");
+}
+
+/** What makes a test read the shipped dev stack's config. */
+const READS_DEV_STACK: [string, RegExp][] = [
+  // As a file to read, copy or join into a path (a message may still name it).
+  [
+    "opens Pulumi.dev.yaml",
+    /\b(?:read\w*|exists\w*|copy\w*|cp\w*|stat\w*|open\w*|join|resolve)\([^;]*?Pulumi\.dev\.yaml/,
+  ],
+  ["reads the dev stack's config", /readStackConfig\([^)]*["'`]dev["'`]\s*\)/],
+  ["plans the dev stack", /runPlan\(\{[^}]*\bstack:\s*["'`]dev["'`]/],
+  // `hpc-batch plan --stack dev` without --project reads the checkout's Pulumi.dev.yaml.
+  [
+    "runs `hpc-batch plan --stack dev` on the project's own stack files",
+    /(?:\bplan\(\s*\[|\[\s*["'`]plan["'`],)(?:(?!--project)[^\]])*["'`]--stack["'`],\s*["'`]dev["'`](?:(?!--project)[^\]])*\]/,
+  ],
+  ["runs `npm run plan`", /["'`]run["'`],\s*(?:["'`]--silent["'`],\s*)?["'`]plan["'`]/],
+];
+
+/** An upper bound on a measured duration: passes on an idle machine, fails on a busy one. */
+const BOUNDS_WALL_TIME =
+  /expect\([^;]*?(?:Date\.now\(\)|performance\.now\(\)|hrtime|durationMs|elapsed\w*)[^;]*?\)\s*\.toBeLessThan(?:OrEqual)?\(/;
+
+test("the scan sees the whole suite, this file and the fixture stack's users among it", () => {
+  const files = testSources();
+  expect(files.length).toBeGreaterThan(50);
+  for (const f of [
+    "suiteHygiene.test.ts",
+    "index.test.ts",
+    "support/devStack.ts",
+    "policy/devStack.test.ts",
+  ]) {
+    expect([f, files.includes(f)]).toEqual([f, true]);
+  }
+});
+
+test("no test reads the shipped Pulumi.dev.yaml (tests use tests/fixtures/stacks)", () => {
+  const found = testSources()
+    .filter((f) => f !== "suiteHygiene.test.ts" && !(f in READS_DEV_STACK_ALLOWED))
+    .flatMap((f) => {
+      const text = code(f);
+      return READS_DEV_STACK.filter(([, re]) => re.test(text)).map(([what]) => `${f}: ${what}`);
+    });
+  expect(found).toEqual([]);
+});
+
+test("the patterns catch what they are meant to catch", () => {
+  const hits = (text: string) =>
+    READS_DEV_STACK.filter(([, re]) => re.test(text)).map(([what]) => what);
+  expect(hits('readYaml("Pulumi.dev.yaml")')).toEqual(["opens Pulumi.dev.yaml"]);
+  expect(hits('fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")')).toEqual([
+    "opens Pulumi.dev.yaml",
+  ]);
+  expect(hits('checkStackFileKeys(doc, "Pulumi.dev.yaml")')).toEqual([]);
+  expect(hits('readStackConfig(ROOT, "dev")')).toEqual(["reads the dev stack's config"]);
+  expect(hits('runPlan({ stack: "dev", outDir })')).toEqual(["plans the dev stack"]);
+  expect(hits('plan(["--stack", "dev", "--out-dir", out()])')).toEqual([
+    "runs `hpc-batch plan --stack dev` on the project's own stack files",
+  ]);
+  expect(hits('runCli(["plan", "--out-dir", o, "--stack", "dev"])')).toEqual([
+    "runs `hpc-batch plan --stack dev` on the project's own stack files",
+  ]);
+  expect(hits('runCli(["plan", "--project", p, "--stack", "dev"])')).toEqual([]);
+  expect(hits('runCli(["verify", "--stack", "dev", "--outputs", file])')).toEqual([]);
+  expect(hits('spawnSync("npm", ["run", "plan"])')).toEqual(["runs `npm run plan`"]);
+  expect(BOUNDS_WALL_TIME.test("expect(r.durationMs).toBeLessThan(5000);")).toBe(true);
+  expect(BOUNDS_WALL_TIME.test("expect(Date.now() - t0).toBeLessThanOrEqual(3_000);")).toBe(true);
+  expect(BOUNDS_WALL_TIME.test("expect(waits.length).toBeLessThanOrEqual(4);")).toBe(false);
+});
+
+test("the fixture stack is a complete, valid stack that runs under the real config rules", () => {
+  const stack = readStackConfig(fixtureProject(), FIXTURE_STACK);
+  expect(stack.project).toBe("hpc-batch");
+  // Its own values, read from its own file: nothing comes from Pulumi.dev.yaml.
+  const own = parse(fs.readFileSync(FIXTURE_STACK_FILE, "utf8")).config as Record<string, unknown>;
+  for (const [key, value] of Object.entries(own)) {
+    expect([key, stack.config[key]]).toEqual([key, value]);
+  }
+  expect(stack.secretKeys).toEqual([]);
+  expect(parseStackConfig(stack.config).location).toBe("westeurope");
+});
+
+test("no test bounds how long something took", () => {
+  const found = testSources()
+    .filter((f) => f !== "suiteHygiene.test.ts")
+    .filter((f) => BOUNDS_WALL_TIME.test(code(f)));
+  expect(found).toEqual([]);
+});
