@@ -183,7 +183,11 @@ function retryObserver(onRetry: (r: RetriedAnswer) => void, maxRetries: number):
   };
 }
 
-export function batchApplications(target: BatchAccountTarget): BatchApplications {
+/**
+ * The @azure/arm-batch client every management call goes through: api-version 2025-06-01, the
+ * endpoint's scope, the retry settings, and the retry observer when `onRetry` is given.
+ */
+export function batchManagementClient(target: BatchAccountTarget): BatchManagementClient {
   const retry = { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000, ...target.retry };
   const client = new BatchManagementClient(target.credential, target.subscriptionId, {
     endpoint: target.endpoint,
@@ -197,6 +201,11 @@ export function batchApplications(target: BatchAccountTarget): BatchApplications
       afterPhase: "Retry",
     });
   }
+  return client;
+}
+
+export function batchApplications(target: BatchAccountTarget): BatchApplications {
+  const client = batchManagementClient(target);
   const rg = target.resourceGroup;
   const account = target.account;
   const appId = (app: string) =>

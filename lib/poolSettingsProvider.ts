@@ -23,10 +23,9 @@
  * a separate process, so no client or credential is created at module load.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { BatchManagementClient } from "@azure/arm-batch";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
-import { BATCH_API_VERSION, type BatchAccountTarget } from "./armBatchApps";
-import { armScope, DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
+import { BATCH_API_VERSION, batchManagementClient, type BatchAccountTarget } from "./armBatchApps";
+import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
 
 /** A pool's package reference, ARM shape (`version` absent: the default version). */
 export interface PoolPackageRef {
@@ -222,13 +221,7 @@ export async function patchPool(
   poolName: string,
   body: PoolPatchBody,
 ): Promise<Record<string, unknown>> {
-  const client = new BatchManagementClient(target.credential, target.subscriptionId, {
-    endpoint: target.endpoint,
-    apiVersion: BATCH_API_VERSION,
-    credentialScopes: [armScope(target.endpoint)],
-    retryOptions: { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000 },
-    userAgentOptions: { userAgentPrefix: "hpc-batch" },
-  });
+  const client = batchManagementClient(target);
   const url = `${target.endpoint.replace(/\/+$/, "")}${poolResourceId(target, poolName)}?api-version=${BATCH_API_VERSION}`;
   const request = createPipelineRequest({ url, method: "PATCH", body: JSON.stringify(body) });
   request.headers.set("content-type", "application/json");
