@@ -8,7 +8,12 @@ import {
 import { checkKnown } from "../lib/config";
 import { DEFAULT_ARM_ENDPOINT } from "../lib/credentials";
 import { InputError, throwIfAny } from "../lib/errors";
-import { isHttpsEndpoint, validateApplicationId, validateApplicationVersion } from "../lib/naming";
+import {
+  batchApplicationResourceId,
+  isHttpsEndpoint,
+  validateApplicationId,
+  validateApplicationVersion,
+} from "../lib/naming";
 import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/retention";
 
 /** The zip to publish. `PackageInfo` from lib/zip (`buildPackage`) fits as is. */
@@ -172,7 +177,7 @@ export class ApplicationPackage extends pulumi.ComponentResource {
         args.applicationId,
       ])
       .apply(([, sub, rg, account, app]) => ({
-        id: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Batch/batchAccounts/${account}/applications/${app}`,
+        id: batchApplicationResourceId(sub, rg, account, app),
       }));
     this.registerOutputs({
       applicationId: this.applicationId,

@@ -21,7 +21,12 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { batchDataCredential, DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
-import { immutableVersionMessage, publishPackage, type PublishOptions } from "./publish";
+import {
+  batchAccess,
+  immutableVersionMessage,
+  publishPackage,
+  type PublishOptions,
+} from "./publish";
 import { ID_RE, VERSION_RE } from "./naming";
 import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "./promote";
 import { MAX_RETAIN_VERSIONS } from "./retention";
@@ -179,7 +184,6 @@ export function packageVersionId(applicationResourceId: string, version: string)
 
 function publishOptions(inputs: PackageVersionInputs, knownSha256?: string): PublishOptions {
   const credentials = resolveCredentials();
-  const batch = batchDataCredential(process.env, credentials);
   return {
     target: {
       endpoint: inputs.armEndpoint || DEFAULT_ARM_ENDPOINT,
@@ -196,9 +200,7 @@ function publishOptions(inputs: PackageVersionInputs, knownSha256?: string): Pub
     setDefault: inputs.setDefault ? (inputs.promote === "after-canary" ? "if-unset" : true) : false,
     restartPending: inputs.restartPending === true,
     retainVersions: inputs.retainVersions,
-    ...("unavailable" in batch
-      ? { runningReferencesUnavailable: batch.unavailable }
-      : { batch: { credential: batch, endpoint: inputs.batchAccountEndpoint || undefined } }),
+    ...batchAccess(batchDataCredential(process.env, credentials), inputs.batchAccountEndpoint),
     knownSha256,
   };
 }

@@ -16,6 +16,7 @@ import { BatchManagementClient } from "@azure/arm-batch";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { armScope } from "./credentials";
+import { batchApplicationResourceId } from "./naming";
 
 /** The Batch management API version every call uses. */
 export const BATCH_API_VERSION = "2025-06-01";
@@ -209,7 +210,7 @@ export function batchApplications(target: BatchAccountTarget): BatchApplications
   const rg = target.resourceGroup;
   const account = target.account;
   const appId = (app: string) =>
-    `/subscriptions/${target.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Batch/batchAccounts/${account}/applications/${app}`;
+    batchApplicationResourceId(target.subscriptionId, rg, account, app);
 
   const toApp = (a: {
     id?: string;

@@ -198,3 +198,22 @@ export function isHttpsEndpoint(value: unknown): boolean {
   }
   return url.protocol === "https:" && !url.username && !url.password && !url.search && !url.hash;
 }
+
+/** ARM id of a Batch account: `/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Batch/batchAccounts/<account>`. */
+export function batchAccountResourceId(
+  subscriptionId: string,
+  resourceGroup: string,
+  account: string,
+): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Batch/batchAccounts/${account}`;
+}
+
+/** ARM id of a Batch application, as a pool's package reference names it. */
+export function batchApplicationResourceId(
+  subscriptionId: string,
+  resourceGroup: string,
+  account: string,
+  application: string,
+): string {
+  return `${batchAccountResourceId(subscriptionId, resourceGroup, account)}/applications/${application}`;
+}

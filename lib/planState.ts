@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Invocation } from "./simulate";
-import { HPC_BATCH_GUID_NAMESPACE, uuidV5 } from "./naming";
+import { batchApplicationResourceId, HPC_BATCH_GUID_NAMESPACE, uuidV5 } from "./naming";
 
 /** The made-up subscription and tenant of a plan. */
 export const STAND_IN_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
@@ -73,7 +73,12 @@ export const PACKAGE_VERSION_TYPE = "pulumi-nodejs:dynamic/batch:ApplicationPack
 
 /** ARM id of a Batch application from the package version resource's inputs. */
 function applicationResourceId(i: Record<string, unknown>): string {
-  return `/subscriptions/${i.subscriptionId}/resourceGroups/${i.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${i.accountName}/applications/${i.applicationId}`;
+  return batchApplicationResourceId(
+    String(i.subscriptionId),
+    String(i.resourceGroupName),
+    String(i.accountName),
+    String(i.applicationId),
+  );
 }
 
 /** Records and answers the stand-ins of one plan. */

@@ -26,6 +26,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import { BATCH_API_VERSION, batchManagementClient, type BatchAccountTarget } from "./armBatchApps";
 import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
+import { batchAccountResourceId } from "./naming";
 
 /** A pool's package reference, ARM shape (`version` absent: the default version). */
 export interface PoolPackageRef {
@@ -207,7 +208,7 @@ export function poolResourceId(
   target: Omit<BatchAccountTarget, "endpoint" | "credential">,
   poolName: string,
 ): string {
-  return `/subscriptions/${target.subscriptionId}/resourceGroups/${target.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${target.account}/pools/${poolName}`;
+  return `${batchAccountResourceId(target.subscriptionId, target.resourceGroup, target.account)}/pools/${poolName}`;
 }
 
 /**

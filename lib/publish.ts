@@ -166,6 +166,19 @@ export interface PublishResult {
   packageReference: { id: string; version: string };
 }
 
+/**
+ * How retention reads running work: through the Batch data plane with `credential`, or, when
+ * there is no credential for it (lib/credentials batchDataCredential), why not.
+ */
+export function batchAccess(
+  credential: TokenCredential | { unavailable: string },
+  endpoint?: string,
+): Pick<PublishOptions, "batch" | "runningReferencesUnavailable"> {
+  return "unavailable" in credential
+    ? { runningReferencesUnavailable: credential.unavailable }
+    : { batch: { credential, endpoint: endpoint || undefined } };
+}
+
 /** The `name` of the errors publishing refuses with (immutable version, unverifiable content). */
 export const PUBLISH_REFUSED = "PublishRefusedError";
 /** The `name` of a failed step's error. */

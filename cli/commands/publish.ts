@@ -220,7 +220,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const { armScope, batchDataCredential, ensureToken, resolveCredentials } =
         await import("../../lib/credentials");
       const { createPublishReporter } = await import("../../lib/progress");
-      const { hashFile, publishPackage } = await import("../../lib/publish");
+      const { batchAccess, hashFile, publishPackage } = await import("../../lib/publish");
       const { inspectZip } = await import("../../lib/zipInspect");
       // Nodes unpack the zip as is: refuse what local-run refuses (a zip bomb, more than the
       // package limits, '..' or absolute paths, symlinks) before any request is sent.
@@ -231,7 +231,6 @@ export function register(program: Command, ctx: CommandContext): void {
       });
       const credentials = resolveCredentials();
       await ensureToken(credentials.arm, armScope(args.armEndpoint));
-      const batch = batchDataCredential(process.env, credentials);
       // With --json, stdout carries only the result; progress goes to stderr.
       const reporter = createPublishReporter(args.json ? process.stderr : process.stdout);
       try {
@@ -252,9 +251,7 @@ export function register(program: Command, ctx: CommandContext): void {
           setDefault: args.setDefault,
           retainVersions: args.retainVersions,
           restartPending: args.restartPending,
-          ...("unavailable" in batch
-            ? { runningReferencesUnavailable: batch.unavailable }
-            : { batch: { credential: batch, endpoint: args.batchEndpoint } }),
+          ...batchAccess(batchDataCredential(process.env, credentials), args.batchEndpoint),
           onEvent: (e) => reporter.onEvent(e),
         });
         if (args.json) {

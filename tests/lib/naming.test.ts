@@ -1,5 +1,7 @@
 import { InputError } from "../../lib/errors";
 import {
+  batchAccountResourceId,
+  batchApplicationResourceId,
   defaultAccountName,
   defaultPoolName,
   defaultResourceGroupName,
@@ -257,4 +259,13 @@ test.each<[unknown, boolean]>([
   [42, false],
 ])("isHttpsEndpoint(%p) is %p", (value, expected) => {
   expect(isHttpsEndpoint(value)).toBe(expected);
+});
+
+test("Batch account and application resource ids", () => {
+  expect(batchAccountResourceId("sub", "rg-hpc", "bahpc01")).toBe(
+    "/subscriptions/sub/resourceGroups/rg-hpc/providers/Microsoft.Batch/batchAccounts/bahpc01",
+  );
+  expect(batchApplicationResourceId("sub", "rg-hpc", "bahpc01", "ffmpeg")).toBe(
+    "/subscriptions/sub/resourceGroups/rg-hpc/providers/Microsoft.Batch/batchAccounts/bahpc01/applications/ffmpeg",
+  );
 });
