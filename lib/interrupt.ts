@@ -48,7 +48,7 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * Removes the entries of `dir` whose name matches `pattern` (its first group: a process id) and
+ * Removes the entries of `dir` whose name matches `pattern` (its first matched group: a process id) and
  * whose process no longer exists. Returns the names removed. A missing `dir` removes nothing.
  */
 export function sweepLeftovers(dir: string, pattern: RegExp): string[] {
@@ -62,7 +62,7 @@ export function sweepLeftovers(dir: string, pattern: RegExp): string[] {
   for (const name of names) {
     const m = pattern.exec(name);
     if (!m) continue;
-    const pid = Number(m[1]);
+    const pid = Number(m.slice(1).find((g) => g !== undefined));
     if (pid === process.pid || isProcessAlive(pid)) continue;
     try {
       fs.rmSync(path.join(dir, name), { recursive: true, force: true });

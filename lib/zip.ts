@@ -105,8 +105,13 @@ export interface BuildPackageOptions {
   resolveFrom?: string[];
 }
 
-/** Partial files a build leaves in its out folder while it runs; the first group is its pid. */
-const PARTIAL_RE = /^\..+\.(\d+)\.(?:[0-9a-f]{8}\.)?partial$/;
+/**
+ * Partial files a build leaves in its out folder while it runs: `.<zip>.<pid>.<8 hex>.partial`
+ * and `.<zip>.build.json.<pid>.partial`; the pid is the first group. Anchored on the fixed suffix
+ * of each form, so an all-digit random part is never read as the pid (it was: a live build's
+ * partial was swept by another process and its rename failed with ENOENT).
+ */
+export const PARTIAL_RE = /^\..+\.(?:zip\.(\d+)\.[0-9a-f]{8}|build\.json\.(\d+))\.partial$/;
 
 /** The file name of a package zip. */
 export function packageFileName(applicationId: string, version: string): string {

@@ -12,6 +12,7 @@ import {
   packageFileName,
   PackageChangedError,
   PackageProgress,
+  PARTIAL_RE,
 } from "../../lib/zip";
 import { extractZip } from "../../lib/zipInspect";
 import { stageFolder } from "../../lib/stage";
@@ -461,11 +462,35 @@ test("partial files of killed builds are removed, a live build's are not", async
     `.ffmpeg-0.9.0.zip.build.json.${dead}.partial`,
   ];
   const live = `.ffmpeg-1.2.3.zip.${process.ppid}.0a1b2c3d.partial`;
-  for (const n of [...left, live, "notes.txt"]) fs.writeFileSync(path.join(out, n), "x");
+  // A random part of digits only (about 2% of builds) is not a pid: the file is a live build's.
+  const liveDigits = `.ffmpeg-1.2.3.zip.${process.ppid}.40775521.partial`;
+  const liveRecord = `.ffmpeg-1.2.3.zip.build.json.${process.ppid}.partial`;
+  for (const n of [...left, live, liveDigits, liveRecord, "notes.txt"])
+    fs.writeFileSync(path.join(out, n), "x");
   await buildPackage(opts(dir, out));
   expect(fs.readdirSync(out).sort()).toEqual(
-    [".ffmpeg-1.2.3.zip.build.json", live, "ffmpeg-1.2.3.zip", "notes.txt"].sort(),
+    [
+      ".ffmpeg-1.2.3.zip.build.json",
+      live,
+      liveDigits,
+      liveRecord,
+      "ffmpeg-1.2.3.zip",
+      "notes.txt",
+    ].sort(),
   );
+});
+
+test.each([
+  [".ffmpeg-1.2.3.zip.4242.0a1b2c3d.partial", 4242],
+  [".ffmpeg-1.2.3.zip.4242.40775521.partial", 4242],
+  [".ffmpeg-1.2.3.zip.build.json.4242.partial", 4242],
+  [".app-7.zip.9.zip.4242.12345678.partial", 4242],
+  [".ffmpeg-1.2.3.zip.4242.partial", null],
+  [".ffmpeg-1.2.3.zip.4242.0a1b2c3.partial", null],
+  ["ffmpeg-1.2.3.zip", null],
+])("the pid of partial file %s is %p", (name, pid) => {
+  const m = PARTIAL_RE.exec(name);
+  expect(m === null ? null : Number(m[1] ?? m[2])).toBe(pid);
 });
 
 test("the folder is named as the caller names it (a config key)", async () => {
