@@ -12,7 +12,8 @@
  * The client is built per call site, never at module load: the dynamic provider serializes the
  * functions that use this module, and a client holds an HTTP pipeline.
  */
-import { BatchManagementClient } from "@azure/arm-batch";
+import type * as armBatch from "@azure/arm-batch";
+import type { BatchManagementClient } from "@azure/arm-batch";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { armScope } from "./credentials";
@@ -185,12 +186,22 @@ function retryObserver(onRetry: (r: RetriedAnswer) => void, maxRetries: number):
 }
 
 /**
+ * Loaded on first use, not with this module: a command that never reaches the SDK (help, an
+ * unchanged publish, a plan) does not pay for loading it. A package name inside the function is
+ * also what Pulumi's closure serializer keeps as `require(...)` in a dynamic provider.
+ */
+function sdk(): typeof armBatch {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@azure/arm-batch") as typeof armBatch;
+}
+
+/**
  * The @azure/arm-batch client every management call goes through: api-version 2025-06-01, the
  * endpoint's scope, the retry settings, and the retry observer when `onRetry` is given.
  */
 export function batchManagementClient(target: BatchAccountTarget): BatchManagementClient {
   const retry = { maxRetries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000, ...target.retry };
-  const client = new BatchManagementClient(target.credential, target.subscriptionId, {
+  const client = new (sdk().BatchManagementClient)(target.credential, target.subscriptionId, {
     endpoint: target.endpoint,
     apiVersion: BATCH_API_VERSION,
     credentialScopes: [armScope(target.endpoint)],

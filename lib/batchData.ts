@@ -13,10 +13,20 @@
  * POST jobs/{jobId}/tasks 201, GET jobs/{jobId}/tasks/{taskId} 200, GET
  * jobs/{jobId}/tasks/{taskId}/files/{filePath} 200 (octet-stream), DELETE jobs/{jobId} 202.
  */
-import * as batch from "@azure/batch";
+import type * as batchSdk from "@azure/batch";
 import type { TokenCredential } from "@azure/identity";
 import type { ServiceClientCredentials, WebResourceLike } from "@azure/ms-rest-js";
 import { describeNetworkError } from "./networkError";
+
+/**
+ * Loaded on first use, not with this module: a command that never reaches the SDK (help, an
+ * unchanged publish, a plan) does not pay for loading it. A package name inside the function is
+ * also what Pulumi's closure serializer keeps as `require(...)` in a dynamic provider.
+ */
+function sdk(): typeof batchSdk {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@azure/batch") as typeof batchSdk;
+}
 
 /** The Entra scope of the Batch data plane (every cloud's Batch resource id is this one). */
 export const BATCH_SCOPE = "https://batch.core.windows.net/.default";
@@ -166,7 +176,7 @@ async function readStream(stream: NodeJS.ReadableStream | undefined): Promise<st
 
 /** The Batch data plane of the account at `endpoint`, authenticated with `credential`. */
 export function batchData(endpoint: string, credential: TokenCredential): BatchData {
-  const client = new batch.BatchServiceClient(
+  const client = new (sdk().BatchServiceClient)(
     new BatchTokenCredentials(credential),
     batchUrl(endpoint),
   );
@@ -222,7 +232,7 @@ export function batchData(endpoint: string, credential: TokenCredential): BatchD
       const add = (
         job: string,
         task: string | undefined,
-        refs: batch.ApplicationPackageReference[] = [],
+        refs: batchSdk.ApplicationPackageReference[] = [],
       ) => {
         for (const r of refs) {
           const key = JSON.stringify([job, task, r.applicationId, r.version]);

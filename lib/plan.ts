@@ -35,7 +35,12 @@ import {
 } from "./planRender";
 import { simulate, type Registration, type Simulation } from "./simulate";
 import { stageFolder } from "./stage";
-import { DEFAULT_VERSION_FIELD, resolveApplicationVersion, type ResolvedVersion } from "./version";
+import {
+  DEFAULT_VERSION_FIELD,
+  resolveApplicationVersion,
+  withOneHistoryRead,
+  type ResolvedVersion,
+} from "./version";
 import { buildPackage } from "./zip";
 
 /** The policy pack's offline runner (policy/runner.ts), injected by the CLI. */
@@ -261,7 +266,12 @@ async function resolvePlanVersion(
 }
 
 /** Runs the plan; see the module comment. Throws InputError for bad config, before any work. */
-export async function runPlan(opts: PlanOptions): Promise<PlanResult> {
+export function runPlan(opts: PlanOptions): Promise<PlanResult> {
+  // The plan's package and the program both resolve the version: one git read serves both.
+  return withOneHistoryRead(() => plan(opts));
+}
+
+async function plan(opts: PlanOptions): Promise<PlanResult> {
   const root = opts.root ?? packageRoot();
   const timings: [string, number][] = [];
   let mark = performance.now();

@@ -23,7 +23,7 @@
  * a separate process, so no client or credential is created at module load.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { createPipelineRequest } from "@azure/core-rest-pipeline";
+import type * as coreRest from "@azure/core-rest-pipeline";
 import { BATCH_API_VERSION, batchManagementClient, type BatchAccountTarget } from "./armBatchApps";
 import { DEFAULT_ARM_ENDPOINT, resolveCredentials } from "./credentials";
 import { batchAccountResourceId } from "./naming";
@@ -223,6 +223,10 @@ export async function patchPool(
   body: PoolPatchBody,
 ): Promise<Record<string, unknown>> {
   const client = batchManagementClient(target);
+  // Loaded here, not with the module: a plan loads this provider and never PATCHes. The package
+  // name inside the function is what Pulumi's closure serializer keeps as `require(...)`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createPipelineRequest } = require("@azure/core-rest-pipeline") as typeof coreRest;
   const url = `${target.endpoint.replace(/\/+$/, "")}${poolResourceId(target, poolName)}?api-version=${BATCH_API_VERSION}`;
   const request = createPipelineRequest({ url, method: "PATCH", body: JSON.stringify(body) });
   request.headers.set("content-type", "application/json");

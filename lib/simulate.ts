@@ -226,7 +226,9 @@ export function simulate(opts: SimulationOptions): Simulation {
     opts.preview ?? false,
   );
   if (opts.serializeDynamicProviders === false) {
-    // dynamic.Resource loads this module on each registration and calls its export.
+    // dynamic.Resource loads this module on each registration and calls its export. Under
+    // `hpc-batch plan` it is lib/deferClosure's stand-in, so the real serializer (and TypeScript,
+    // which it loads) never loads.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as {
       serializeFunction: (...args: unknown[]) => Promise<unknown>;

@@ -17,9 +17,24 @@
  * package must hold. No `stage.json`, or an empty `files`, stages nothing: the folder ships as it
  * is. `buildPackage` refuses a folder missing a staged file or a required one
  * (`missingDeclaredFiles`), so a package never ships without its binary.
+ *
+ * Stage records: comparing a staged file with its source reads both (2 x 68 MB for ffmpeg), and a
+ * plan stages twice (its own preparation, then the program's). After a comparison finds them
+ * identical, a record of both files' stat (device, inode, size, mtime and ctime in ns, path) is
+ * kept in `<node_modules>/.cache/hpc-batch/stage/` of the node_modules the source is in (not in
+ * the package folder, where it would be zipped); while both stats still match it, the files are
+ * taken as identical without reading them. What that trusts is the kernel's ctime: writing,
+ * truncating, renaming a file into place and setting its mtime (how an mtime is restored, `touch
+ * -d`, utimes) all set a file's ctime to the current time, and no call sets it to a chosen value.
+ * So a same-size change with its mtime restored is still compared, as is anything npm or git
+ * rewrites (new inode or times). A record is written only when both ctimes are at least `RACY_NS` old, so
+ * that a change in the same clock tick as the stat (timestamps are coarse) cannot hide behind it.
+ * Not covered: a system clock set back, a filesystem without a real ctime or with a server clock
+ * far off (some network filesystems), writes to the raw device. Any mismatch, missing or
+ * unreadable record means the content comparison, as without records.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError } from "./errors";
@@ -66,6 +81,81 @@ export interface StageOptions {
   resolveFrom?: string[];
   /** Names the folder in messages: the flag or config key it came from. Default "package folder". */
   folderField?: string;
+  /** The current time in ns since the epoch, for stage records. Default the system clock. */
+  now?: () => bigint;
+}
+
+/** Where stage records are kept, under the node_modules folder the source was found in. */
+export const STAGE_RECORD_DIR = path.join(".cache", "hpc-batch", "stage");
+
+const STAGE_RECORD_FORMAT = "hpc-batch-stage/1";
+
+/**
+ * How old both files' ctimes must be for a record: a change made after a stat can carry the same
+ * timestamps only within one timestamp tick (a few ms on Linux; 1 s or 2 s on some filesystems).
+ */
+export const RACY_NS = 2_000_000_000n;
+
+interface StageRecord {
+  format: string;
+  /** `fileSignature` of the source and of the staged file when they were found identical. */
+  source: string;
+  dest: string;
+  /** The staged file's path (records of destinations that are gone are dropped). */
+  destPath: string;
+}
+
+/** The record file for staged file `dest` (one per destination). */
+export function stageRecordPath(nodeModules: string, dest: string): string {
+  const id = createHash("sha256").update(path.resolve(dest)).digest("hex").slice(0, 32);
+  return path.join(nodeModules, STAGE_RECORD_DIR, `${id}.json`);
+}
+
+/** What a record holds of one file: anything that changes with its content, and its path. */
+function fileSignature(file: string, st: BigIntStats): string {
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, path.resolve(file)].join(":");
+}
+
+async function readStageRecord(recordPath: string): Promise<StageRecord | null> {
+  try {
+    const record = JSON.parse(await fs.readFile(recordPath, "utf8")) as StageRecord;
+    return record.format === STAGE_RECORD_FORMAT ? record : null;
+  } catch {
+    return null; // none, or unreadable: compare the content
+  }
+}
+
+/** The record files left by a run that was killed while writing one: `<id>.json.<pid>.partial`. */
+const RECORD_PARTIAL_RE = /^[0-9a-f]{32}\.json\.(\d+)\.partial$/;
+
+/**
+ * Writes (`record`) or removes (null) the stage record. Best effort: without a record the next
+ * run compares the content. Writing also drops the records of destinations that are gone.
+ */
+async function updateStageRecord(recordPath: string, record: StageRecord | null): Promise<void> {
+  if (record === null) {
+    await fs.rm(recordPath, { force: true }).catch(() => undefined);
+    return;
+  }
+  const dir = path.dirname(recordPath);
+  const tmp = trackTemp(`${recordPath}.${process.pid}.partial`);
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    sweepLeftovers(dir, RECORD_PARTIAL_RE);
+    for (const name of await fs.readdir(dir)) {
+      if (!/^[0-9a-f]{32}\.json$/.test(name) || path.join(dir, name) === recordPath) continue;
+      const other = await readStageRecord(path.join(dir, name));
+      if (other && !(await fs.lstat(other.destPath).catch(() => null))) {
+        await fs.rm(path.join(dir, name), { force: true });
+      }
+    }
+    await fs.writeFile(tmp, JSON.stringify(record));
+    await fs.rename(tmp, recordPath);
+  } catch {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+  } finally {
+    untrackTemp(tmp);
+  }
 }
 
 /** Splits `from` into the npm package name and the path inside it; null if malformed. */
@@ -189,8 +279,6 @@ async function sha256Of(file: string): Promise<string> {
 }
 
 async function sameContent(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([fs.stat(a), fs.stat(b)]);
-  if (sa.size !== sb.size) return false;
   const [ha, hb] = await Promise.all([sha256Of(a), sha256Of(b)]);
   return ha === hb;
 }
@@ -231,7 +319,7 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
   const manifest = await readStageManifest(opts.folder);
   const starts = opts.resolveFrom ?? [opts.folder];
 
-  const plan: Array<{ file: StageFile; source: string; mode: number }> = [];
+  const plan: Array<{ file: StageFile; source: string; mode: number; nodeModules: string }> = [];
   for (const [i, file] of manifest.files.entries()) {
     const at = `${manifestPath} files[${i}]`;
     const { pkg, inner } = splitNpmPath(file.from) as { pkg: string; inner: string };
@@ -266,12 +354,14 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
         `must name a file in an installed npm package (${source} is not a file)`,
       );
     }
-    plan.push({ file, source, mode: file.mode ?? st.mode & 0o777 });
+    const nodeModules = path.resolve(pkgDir, ...pkg.split("/").map(() => ".."));
+    plan.push({ file, source, mode: file.mode ?? st.mode & 0o777, nodeModules });
   }
 
   const root = await fs.realpath(opts.folder);
   const results: StagedFile[] = [];
-  for (const [i, { file, source, mode }] of plan.entries()) {
+  const now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+  for (const [i, { file, source, mode, nodeModules }] of plan.entries()) {
     const dest = path.join(opts.folder, ...file.to.split("/"));
     // A symlinked directory on the way could lead outside the folder: check the deepest part of
     // the way that exists before creating anything below it.
@@ -288,17 +378,49 @@ export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
     await fs.mkdir(path.dirname(dest), { recursive: true });
     // A copy left by a run that was killed outright (its process is gone) would be zipped.
     sweepLeftovers(path.dirname(dest), stagingPattern(path.basename(dest)));
-    const bytes = (await fs.stat(source)).size;
-    const existing = await fs.lstat(dest).catch(() => null);
+    const recordPath = stageRecordPath(nodeModules, dest);
+    // Before the stats: a change after them carries a later ctime than any this clock calls old.
+    const statedAt = now();
+    const sourceStat = await fs.stat(source, { bigint: true });
+    const bytes = Number(sourceStat.size);
+    const existing = await fs.lstat(dest, { bigint: true }).catch(() => null);
+    const record = existing?.isFile()
+      ? {
+          format: STAGE_RECORD_FORMAT,
+          source: fileSignature(source, sourceStat),
+          dest: fileSignature(dest, existing),
+          destPath: path.resolve(dest),
+        }
+      : null;
+    const kept = record ? await readStageRecord(recordPath) : null;
+    const recorded =
+      kept !== null &&
+      record !== null &&
+      kept.source === record.source &&
+      kept.dest === record.dest;
     let action: StageAction;
-    if (existing?.isFile() && (await sameContent(source, dest))) {
-      if ((existing.mode & 0o777) === mode) {
+    if (
+      existing &&
+      record &&
+      (recorded || (existing.size === sourceStat.size && (await sameContent(source, dest))))
+    ) {
+      if ((Number(existing.mode) & 0o777) === mode) {
         action = "unchanged";
+        const settled = (st: BigIntStats) => st.ctimeNs < statedAt - RACY_NS;
+        if (!recorded) {
+          await updateStageRecord(
+            recordPath,
+            settled(sourceStat) && settled(existing) ? record : null,
+          );
+        }
       } else {
         await fs.chmod(dest, mode);
         action = "mode-set";
+        // chmod gave the file a new ctime: the record no longer describes it.
+        await updateStageRecord(recordPath, null);
       }
     } else {
+      await updateStageRecord(recordPath, null);
       const tmp = trackTemp(
         path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.staging`),
       );

@@ -20,6 +20,7 @@
  */
 import { execFile } from "node:child_process";
 import { stat } from "node:fs/promises";
+import * as path from "node:path";
 import * as semver from "semver";
 import { InputError } from "./errors";
 import { validateApplicationVersion } from "./naming";
@@ -102,8 +103,9 @@ function git(cwd: string, args: string[]): Promise<string> {
       { cwd, env: { ...process.env, GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" }, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         if (err) {
-          const e = err as NodeJS.ErrnoException & { stderr?: string };
+          const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
           e.stderr = String(stderr);
+          e.stdout = String(stdout);
           reject(e);
         } else resolve(String(stdout));
       },
@@ -111,16 +113,55 @@ function git(cwd: string, args: string[]): Promise<string> {
   });
 }
 
+/** The histories read while a `withOneHistoryRead` scope is open, by folder, prefix and field. */
+let scopeMemo: Map<string, Promise<AppHistory>> | undefined;
+
+/**
+ * Runs `fn` reading each folder's history at most once (four git processes), however often it is
+ * asked for, relative paths resolved against the working directory at each call. `hpc-batch plan`
+ * resolves the version for its own package, then runs the program, which resolves it again: one
+ * read also guarantees both see the same commits. Outside a scope every call reads git (a
+ * long-lived process, or a test that commits between calls, sees each new commit).
+ *
+ * The scope is the process's while `fn` runs, not an async context (AsyncLocalStorage would put
+ * a hook on every promise the Pulumi engine makes): a read that overlaps a scope shares it.
+ */
+export async function withOneHistoryRead<T>(fn: () => Promise<T>): Promise<T> {
+  const outer = scopeMemo;
+  scopeMemo ??= new Map();
+  try {
+    return await fn();
+  } finally {
+    if (outer === undefined) scopeMemo = undefined;
+  }
+}
+
 /**
  * Reads the folder's release history from git. Throws InputError (naming `field`, the config key
  * that would make git unnecessary) when git, the repository or the history is missing.
  */
-export async function readAppHistory(
+export function readAppHistory(
   folder: string,
   opts: { field?: string; tagPrefix?: string } = {},
 ): Promise<AppHistory> {
   const field = opts.field ?? DEFAULT_VERSION_FIELD;
   const prefix = opts.tagPrefix ?? RELEASE_TAG_PREFIX;
+  const memo = scopeMemo;
+  if (memo === undefined) return readHistoryFromGit(folder, field, prefix);
+  const key = JSON.stringify([path.resolve(folder), prefix, field]);
+  let read = memo.get(key);
+  if (read === undefined) {
+    read = readHistoryFromGit(folder, field, prefix);
+    memo.set(key, read);
+  }
+  return read;
+}
+
+async function readHistoryFromGit(
+  folder: string,
+  field: string,
+  prefix: string,
+): Promise<AppHistory> {
   const need = (why: string) =>
     new InputError(
       field,
@@ -130,28 +171,47 @@ export async function readAppHistory(
   const st = await stat(folder).catch(() => null);
   if (!st?.isDirectory())
     throw new InputError("package folder", folder, "must be an existing directory");
+  // One process for three questions: in a repository? shallow? any commit yet? With no commit,
+  // `--verify --quiet HEAD` exits 1 with nothing on stderr, after the two other answers.
+  let answers: string[];
+  let hasHead = true;
   try {
-    await git(folder, ["rev-parse", "--show-toplevel"]);
+    answers = (
+      await git(folder, [
+        "rev-parse",
+        "--show-toplevel",
+        "--is-shallow-repository",
+        "--verify",
+        "--quiet",
+        "HEAD",
+      ])
+    ).split("\n");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw need("git is not installed");
+    const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
+    if (e.code === "ENOENT") throw need("git is not installed");
+    const exitStatus: unknown = e.code;
+    const printed = (e.stdout ?? "").split("\n");
+    if (exitStatus === 1 && printed.length === 3 && printed[2] === "") {
+      answers = printed;
+      hasHead = false;
+    } else {
+      const said = (e.stderr ?? "").trim().split("\n")[0];
+      throw need(`${folder} is not in a git repository${said ? ` (git: ${said})` : ""}`);
     }
-    const said = ((err as { stderr?: string }).stderr ?? "").trim().split("\n")[0];
-    throw need(`${folder} is not in a git repository${said ? ` (git: ${said})` : ""}`);
   }
-  const hasHead = await git(folder, ["rev-parse", "--verify", "--quiet", "HEAD"]).then(
-    () => true,
-    () => false,
-  );
-  const shallow = (await git(folder, ["rev-parse", "--is-shallow-repository"])).trim() === "true";
-  const dirty = (await git(folder, ["status", "--porcelain", "--", "."])).trim() !== "";
+  const shallow = answers[1] === "true";
+  const [dirty, tags] = await Promise.all([
+    git(folder, ["status", "--porcelain", "--", "."]).then((out) => out.trim() !== ""),
+    hasHead
+      ? git(folder, ["tag", "--merged", "HEAD", "--list", `${prefix}*`]).then((out) =>
+          out.split("\n").filter((t) => t !== ""),
+        )
+      : Promise.resolve([]),
+  ]);
   if (!hasHead) {
     if (shallow) throw need("the clone is shallow");
     return { tag: null, release: null, messages: [], dirty };
   }
-  const tags = (await git(folder, ["tag", "--merged", "HEAD", "--list", `${prefix}*`]))
-    .split("\n")
-    .filter((t) => t !== "");
   let tag: string | null = null;
   let release: string | null = null;
   for (const t of tags) {

@@ -182,6 +182,20 @@ async function existingZip(
   return { sha256: hash.digest("hex"), bytes: Number(st.size) };
 }
 
+/**
+ * The sha256 and size of a zip, taken from the build record `hpc-batch package` keeps beside it
+ * (`.<zip>.build.json`) while the zip's size, inode and mtime are still the ones recorded, else
+ * by reading the zip. The record is trusted as the package reuse trusts it: a rewrite of the zip
+ * changes its mtime (or inode) unless someone sets the old mtime back on purpose. It only decides
+ * "unchanged": publish reads the zip again before any upload and refuses a digest that differs.
+ */
+export async function zipDigest(zipPath: string): Promise<{ sha256: string; bytes: number }> {
+  const record = path.join(path.dirname(zipPath), `.${path.basename(zipPath)}.build.json`);
+  const digest = await existingZip(record, zipPath);
+  if (!digest) throw new Error(`${zipPath} is not a file`);
+  return digest;
+}
+
 /** Writes the build record beside the zip (best effort: without it the next build just rebuilds). */
 async function recordBuild(recordPath: string, zipPath: string, key: string, info: PackageInfo) {
   const tmp = trackTemp(`${recordPath}.${process.pid}.partial`);

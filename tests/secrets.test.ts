@@ -18,7 +18,7 @@ import { findSecrets, isCredentialName, scanValue, type ValueFinding } from "../
 import type { CliResult } from "./helpers";
 import {
   FIXTURE_STACK,
-  fixtureProject,
+  fixturePlanArgs,
   simulateDevStack,
   type DevStackRun,
 } from "./support/devStack";
@@ -46,15 +46,7 @@ beforeAll(async () => {
     await jest.isolateModulesAsync(async () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runCli } = require("./helpers") as typeof import("./helpers");
-      plan = await runCli([
-        "plan",
-        "--project",
-        fixtureProject(),
-        "--stack",
-        FIXTURE_STACK,
-        "--out-dir",
-        OUT_DIR,
-      ]);
+      plan = await runCli(fixturePlanArgs(OUT_DIR));
     });
   } finally {
     process.env = { ...savedEnv };

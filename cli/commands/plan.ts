@@ -84,6 +84,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--json", "print plan.json instead of the tree")
     .option("--timings", "print the time each phase took, on stderr")
     .action(async (o: PlanFlags) => {
+      // Before anything loads Pulumi: the plan never serializes a function, so TypeScript and
+      // arborist (half of Pulumi's load) load only if something does.
+      const { deferClosureSerializer } =
+        require("../../lib/deferClosure") as typeof import("../../lib/deferClosure");
+      deferClosureSerializer();
       const fs = require("node:fs") as typeof import("node:fs");
       const path = require("node:path") as typeof import("node:path");
       const { InputError } = require("../../lib/errors") as typeof import("../../lib/errors");

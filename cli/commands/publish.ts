@@ -220,7 +220,8 @@ export function register(program: Command, ctx: CommandContext): void {
       const { armScope, batchDataCredential, ensureToken, resolveCredentials } =
         await import("../../lib/credentials");
       const { createPublishReporter } = await import("../../lib/progress");
-      const { batchAccess, hashFile, publishPackage } = await import("../../lib/publish");
+      const { batchAccess, publishPackage } = await import("../../lib/publish");
+      const { zipDigest } = await import("../../lib/zip");
       const { inspectZip } = await import("../../lib/zipInspect");
       // Nodes unpack the zip as is: refuse what local-run refuses (a zip bomb, more than the
       // package limits, '..' or absolute paths, symlinks) before any request is sent.
@@ -234,7 +235,8 @@ export function register(program: Command, ctx: CommandContext): void {
       // With --json, stdout carries only the result; progress goes to stderr.
       const reporter = createPublishReporter(args.json ? process.stderr : process.stdout);
       try {
-        const digest = await hashFile(args.zip);
+        // The package's build record spares reading the zip again (about 60 ms for 24 MB).
+        const digest = await zipDigest(args.zip);
         const result = await publishPackage({
           target: {
             endpoint: args.armEndpoint,

@@ -89,7 +89,7 @@ test("verify asks the Pulumi CLI in the project root", async () => {
     { mode: 0o755 },
   );
   // Its own process: the Pulumi CLI is found on the PATH it is given.
-  const entry = compileCli(path.join(tmp, "cli"));
+  const entry = compileCli();
   const res = await startCli(entry, ["verify", "--stack", "dev"], {
     cwd: docs,
     env: { PATH: `${bin}:${savedPath}` },

@@ -20,7 +20,7 @@ let pauseFile: string;
 
 beforeAll(() => {
   tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "hpc-interrupt-")));
-  entry = compileCli(path.join(tmp, "cli"));
+  entry = compileCli();
 }, 120_000);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

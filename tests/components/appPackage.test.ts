@@ -85,7 +85,9 @@ describe("ApplicationPackage component (simulated engine)", () => {
     // The serialized provider: its whole closure as module text, packages as require calls.
     expect(typeof __provider).toBe("string");
     expect(__provider).toContain("exports.handler");
-    expect(__provider).toContain('require("@azure/arm-batch/dist/index.js")');
+    // The SDKs are loaded on first use: the serialized text requires them by package name.
+    expect(__provider).toContain('require("@azure/arm-batch")');
+    expect(__provider).toContain('require("@azure/storage-blob")');
     expect(v.options.deleteBeforeReplace).toBe(false);
     expect(v.options.dependsOn).toEqual([]);
     expect(comp.outputs).toEqual({

@@ -22,6 +22,27 @@ let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "plan-test-"))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+/** git with a fixed identity and no system config, as the tests' repositories need. */
+function git(cwd: string, ...args: string[]): Buffer {
+  return execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+    cwd,
+    stdio: "pipe",
+    env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" },
+  });
+}
+
+/** The fixture project, less its out/, as a git repository with `program.js` and one commit. */
+function fixtureRepo(name: string, stackFile: string, program: string): string {
+  const dir = path.join(tmp, name);
+  fs.cpSync(fixture, dir, { recursive: true, filter: (src) => !src.endsWith(`${path.sep}out`) });
+  fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stackFile);
+  fs.writeFileSync(path.join(dir, "program.js"), program);
+  git(dir, "init", "-q");
+  git(dir, "add", ".");
+  git(dir, "commit", "-qm", "feat: app");
+  return dir;
+}
+
 function project(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(tmp, "project-"));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
@@ -575,37 +596,12 @@ test.each([
 
 test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned and says why", async () => {
   // A repository with the fixture project, cloned at depth 1 as CI systems do by default.
-  const origin = path.join(tmp, "origin");
-  fs.cpSync(fixture, origin, { recursive: true, filter: (src) => !src.endsWith(`${path.sep}out`) });
-  fs.writeFileSync(
-    path.join(origin, "Pulumi.shallow.yaml"),
+  const origin = fixtureRepo(
+    "shallow",
     "config:\n  azure-native:location: westeurope\n",
-  );
-  fs.writeFileSync(
-    path.join(origin, "program.js"),
     'exports.version = new (require("@pulumi/pulumi").Config)("hpc-batch").get("batchApplicationVersion");\n',
   );
-  const git = (cwd: string, ...args: string[]) =>
-    execFileSync("git", args, {
-      cwd,
-      stdio: "pipe",
-      env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" },
-    });
-  git(origin, "init", "-q");
-  git(origin, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".");
-  git(origin, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "feat: app");
-  git(
-    origin,
-    "-c",
-    "user.name=t",
-    "-c",
-    "user.email=t@example.com",
-    "commit",
-    "-q",
-    "--allow-empty",
-    "-m",
-    "fix: b",
-  );
+  git(origin, "commit", "-q", "--allow-empty", "-m", "fix: b");
   const clone = path.join(tmp, "clone");
   git(tmp, "clone", "-q", "--depth", "1", `file://${origin}`, clone);
   fs.symlinkSync(
@@ -629,4 +625,43 @@ test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned
     secret: false,
     standIn: false,
   });
+}, 60_000);
+
+test("one plan reads the version history once: the program gets the plan's reading", async () => {
+  // A program that resolves the version as index.ts does, relative to the project folder.
+  const versionModule = JSON.stringify(path.join(__dirname, "..", "..", "lib", "version"));
+  const root = fixtureRepo(
+    "history",
+    "config:\n  azure-native:location: westeurope\n",
+    `const { resolveApplicationVersion } = require(${versionModule});
+module.exports = async () => ({ version: (await resolveApplicationVersion({ folder: "app" })).version });
+`,
+  );
+  fs.symlinkSync(path.join(__dirname, "..", "..", "node_modules"), path.join(root, "node_modules"));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const childProcess = require("node:child_process") as typeof import("node:child_process");
+  const spy = jest.spyOn(childProcess, "execFile");
+  let r;
+  let gitRuns: string[];
+  try {
+    r = await runPlan({
+      root,
+      stack: "history",
+      outDir: path.join(tmp, "history-out"),
+      program: path.join(root, "program.js"),
+    });
+  } finally {
+    gitRuns = spy.mock.calls
+      .filter(([file]) => file === "git")
+      .map(([, args]) => (args as string[]).join(" "));
+    spy.mockRestore();
+  }
+  expect(gitRuns).toEqual([
+    "rev-parse --show-toplevel --is-shallow-repository --verify --quiet HEAD",
+    "status --porcelain -- .",
+    "tag --merged HEAD --list app-v*",
+    "log --no-merges -z --format=%B HEAD -- .",
+  ]);
+  expect(r.doc.package.version).toBe("1.0.0-rc.1");
+  expect(r.doc.outputs.version).toEqual({ value: "1.0.0-rc.1", secret: false, standIn: false });
 }, 60_000);

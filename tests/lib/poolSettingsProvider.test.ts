@@ -370,6 +370,10 @@ describe("patchPool and the provider against the strict pool stand-in", () => {
     const sf = await pulumi.runtime.serializeFunction(() => poolSettingsProvider, {
       allowSecrets: true,
     });
+    // The SDKs load on first use (a plan loads this module and never PATCHes): the serialized
+    // text requires them by package name, inside the functions that use them.
+    expect(sf.text).toContain('require("@azure/core-rest-pipeline")');
+    expect(sf.text).toContain('require("@azure/arm-batch")');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-pool-provider-"));
     const file = path.join(dir, "provider.js");
     fs.writeFileSync(file, sf.text);

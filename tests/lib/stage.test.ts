@@ -6,8 +6,10 @@ import { spawnSync } from "node:child_process";
 import {
   missingDeclaredFiles,
   parseStageManifest,
+  RACY_NS,
   splitNpmPath,
   stageFolder,
+  stageRecordPath,
 } from "../../lib/stage";
 
 let tmp: string;
@@ -310,4 +312,152 @@ test("a missing folder is named as the caller names it", async () => {
   ).rejects.toThrow(
     'hpc-batch:applicationFolder "no-app" is invalid: must be an existing directory',
   );
+});
+
+describe("stage records", () => {
+  // A clock far past every file's ctime: records are written. Staging itself never waits.
+  const LATER = () => 4_000_000_000_000_000_000n;
+  // Pulumi's closure serializer and ts-jest leave node:fs itself in place: spy on that object.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeFs = require("node:fs") as typeof import("node:fs");
+  const source = () => path.join(project, "node_modules", "@acme", "tool", "bin", "tool");
+  const dest = () => path.join(app, "bin", "tool");
+  const recordFile = () => stageRecordPath(path.join(project, "node_modules"), dest());
+  const signature = (file: string) => {
+    const st = fs.statSync(file, { bigint: true });
+    return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, file].join(":");
+  };
+
+  /** Stages; answers the actions and the files read to compare content. */
+  async function stage(now = LATER): Promise<{ actions: string[]; read: string[] }> {
+    const spy = jest.spyOn(nodeFs, "createReadStream");
+    try {
+      const staged = await stageFolder({ folder: app, now });
+      const read = spy.mock.calls.map(([p]) => String(p)).filter((p) => p.startsWith(tmp));
+      return { actions: staged.map((s) => s.action), read: read.sort() };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  /** Gives both files the same whole-second mtime, which utimes can set back exactly. */
+  function pinMtimes(): void {
+    for (const f of [source(), dest()]) fs.utimesSync(f, 1_700_000_000, 1_700_000_000);
+  }
+
+  beforeEach(() => manifest([{ from: "@acme/tool/bin/tool", to: "bin/tool", mode: "0755" }]));
+
+  test("an identical file is compared once, recorded, then taken from the record unread", async () => {
+    expect(await stage()).toEqual({ actions: ["copied"], read: [] });
+    expect(fs.existsSync(recordFile())).toBe(false);
+    expect(await stage()).toEqual({ actions: ["unchanged"], read: [dest(), source()].sort() });
+    expect(JSON.parse(fs.readFileSync(recordFile(), "utf8"))).toEqual({
+      format: "hpc-batch-stage/1",
+      source: signature(source()),
+      dest: signature(dest()),
+      destPath: dest(),
+    });
+    expect(path.dirname(recordFile())).toBe(
+      path.join(project, "node_modules", ".cache", "hpc-batch", "stage"),
+    );
+    expect(await stage()).toEqual({ actions: ["unchanged"], read: [] });
+    expect(await stage()).toEqual({ actions: ["unchanged"], read: [] });
+  });
+
+  test("no record while a ctime is within RACY_NS of the clock (a change could share it)", async () => {
+    await stage();
+    const ctime = (f: string) => fs.statSync(f, { bigint: true }).ctimeNs;
+    const newest = ctime(dest()) > ctime(source()) ? ctime(dest()) : ctime(source());
+    expect(await stage(() => newest + RACY_NS)).toEqual({
+      actions: ["unchanged"],
+      read: [dest(), source()].sort(),
+    });
+    expect(fs.existsSync(recordFile())).toBe(false);
+    expect(await stage(() => newest + RACY_NS + 1n)).toEqual({
+      actions: ["unchanged"],
+      read: [dest(), source()].sort(),
+    });
+    expect(fs.existsSync(recordFile())).toBe(true);
+    expect((await stage(() => newest + RACY_NS + 1n)).read).toEqual([]);
+  });
+
+  test.each([
+    ["source", source],
+    ["staged file", dest],
+  ])(
+    "a same-size change to the %s with its mtime set back is still found (ctime)",
+    async (_which, changed) => {
+      await stage();
+      pinMtimes();
+      await stage(); // compares, records
+      expect(fs.existsSync(recordFile())).toBe(true);
+      const before = fs.statSync(changed(), { bigint: true });
+      fs.writeFileSync(changed(), "#!/bin/sh\necho TOOL\n"); // same size, other bytes
+      fs.utimesSync(changed(), 1_700_000_000, 1_700_000_000);
+      const after = fs.statSync(changed(), { bigint: true });
+      // Only the ctime tells: same inode, size and mtime to the nanosecond.
+      expect([after.ino, after.size, after.mtimeNs]).toEqual([
+        before.ino,
+        before.size,
+        before.mtimeNs,
+      ]);
+      expect(after.ctimeNs).not.toBe(before.ctimeNs);
+      expect(await stage()).toEqual({ actions: ["copied"], read: [dest(), source()].sort() });
+      expect(fs.readFileSync(dest(), "utf8")).toBe(fs.readFileSync(source(), "utf8"));
+      expect(fs.existsSync(recordFile())).toBe(false);
+    },
+  );
+
+  test.each([
+    ["unreadable", "{"],
+    ["of another format", JSON.stringify({ format: "hpc-batch-stage/0" })],
+    ["of other files", JSON.stringify({ format: "hpc-batch-stage/1", source: "x", dest: "y" })],
+  ])("a record that is %s means comparing; the comparison rewrites it", async (_name, text) => {
+    await stage();
+    await stage();
+    fs.writeFileSync(recordFile(), text);
+    expect(await stage()).toEqual({ actions: ["unchanged"], read: [dest(), source()].sort() });
+    expect(JSON.parse(fs.readFileSync(recordFile(), "utf8")).dest).toBe(signature(dest()));
+    expect((await stage()).read).toEqual([]);
+  });
+
+  test("a mode fix drops the record (chmod sets the ctime)", async () => {
+    await stage();
+    await stage();
+    fs.chmodSync(dest(), 0o644);
+    expect(await stage()).toEqual({ actions: ["mode-set"], read: [dest(), source()].sort() });
+    expect(mode("bin/tool")).toBe(0o755);
+    expect(fs.existsSync(recordFile())).toBe(false);
+  });
+
+  test("writing a record drops those of staged files that are gone and a killed run's partial", async () => {
+    const dir = path.dirname(recordFile());
+    fs.mkdirSync(dir, { recursive: true });
+    const gone = path.join(dir, `${"a".repeat(32)}.json`);
+    fs.writeFileSync(
+      gone,
+      JSON.stringify({ format: "hpc-batch-stage/1", source: "s", dest: "d", destPath: tmp + "/x" }),
+    );
+    const kept = path.join(dir, `${"b".repeat(32)}.json`);
+    fs.writeFileSync(
+      kept,
+      JSON.stringify({ format: "hpc-batch-stage/1", source: "s", dest: "d", destPath: source() }),
+    );
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    fs.writeFileSync(path.join(dir, `${"c".repeat(32)}.json.${dead}.partial`), "{");
+    await stage(); // copies: nothing to record
+    expect(fs.readdirSync(dir)).toHaveLength(3);
+    await stage(); // compares and records
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [path.basename(kept), path.basename(recordFile())].sort(),
+    );
+  });
+
+  test("a record that cannot be written changes nothing but the next run's work", async () => {
+    fs.mkdirSync(path.join(project, "node_modules", ".cache", "hpc-batch"), { recursive: true });
+    fs.writeFileSync(path.dirname(recordFile()), "a file where the record folder goes");
+    await stage();
+    expect(await stage()).toEqual({ actions: ["unchanged"], read: [dest(), source()].sort() });
+    expect(await stage()).toEqual({ actions: ["unchanged"], read: [dest(), source()].sort() });
+  });
 });

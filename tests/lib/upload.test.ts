@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,15 +25,13 @@ const MiB = 1024 * 1024;
 const CONTAINER = "app-ffmpeg-0123456789abcdef";
 const FAST_RETRY = { maxTries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 50 };
 
-/** Deterministic bytes (a sha256 chain), so every run uploads the same content. */
+/**
+ * Deterministic bytes, so every run uploads the same content: the AES-256-CTR keystream keyed by
+ * the seed's sha256 (pseudo-random, so no two blocks are alike; 10 MiB in milliseconds).
+ */
 function bytes(length: number, seed: string): Buffer {
-  const out = Buffer.alloc(length);
-  let block = createHash("sha256").update(seed).digest();
-  for (let i = 0; i < length; i += 32) {
-    block.copy(out, i, 0, Math.min(32, length - i));
-    block = createHash("sha256").update(block).digest();
-  }
-  return out;
+  const key = createHash("sha256").update(seed).digest();
+  return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(length));
 }
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -426,5 +424,99 @@ describe("uploadPackage with an Entra token (storageUrl without a SAS)", () => {
       `the storage URL ${azurite.blobUrl(CONTAINER, f.name)} carries no SAS (managed-identity auto-storage): ` +
         "an Entra token with Storage Blob Data Contributor on the storage account is needed",
     );
+  });
+});
+
+describe("readBlobDigest: one HEAD (Get Blob Properties)", () => {
+  let proxy: FaultProxy;
+  let decide: (req: ProxiedRequest, index: number) => FaultDecision = () => "forward";
+  beforeAll(async () => {
+    proxy = await startFaultProxy(azurite, (req, i) => decide(req, i), { tls: true });
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => {
+    proxy.requests.length = 0;
+    decide = () => "forward";
+  });
+
+  const upload = async (size: number) => {
+    const f = fixture(size);
+    await uploadPackage({
+      file: f.file,
+      storageUrl: azurite.sasUrl(CONTAINER, f.name),
+      sha256: f.sha,
+    });
+    return f;
+  };
+
+  test("with a SAS: the size and the sha256 metadata, in one HEAD", async () => {
+    const f = await upload(MiB + 5);
+    expect(await readBlobDigest(proxy.via(azurite.sasUrl(CONTAINER, f.name)))).toEqual({
+      bytes: MiB + 5,
+      sha256: f.sha,
+    });
+    expect(shape(proxy.requests)).toEqual(["HEAD "]);
+  });
+
+  test("without a SAS: the Entra token of the credential", async () => {
+    const f = await upload(300);
+    const url = proxy.via(azurite.blobUrl(CONTAINER, f.name));
+    expect(await readBlobDigest(url, staticTokenCredential(fakeEntraToken()))).toEqual({
+      bytes: 300,
+      sha256: f.sha,
+    });
+    // The token is what authenticates: one storage does not accept is refused.
+    const wrong = staticTokenCredential(
+      fakeEntraToken({ audience: "https://management.azure.com" }),
+    );
+    await expect(readBlobDigest(url, wrong, FAST_RETRY)).rejects.toMatchObject({
+      statusCode: 403,
+      code: "AuthenticationFailed",
+    });
+  });
+
+  test("a blob without the metadata: its size and no sha256", async () => {
+    const name = `plain-${++blobCount}.zip`;
+    await azurite.service.getContainerClient(CONTAINER).getBlockBlobClient(name).upload("abc", 3);
+    expect(await readBlobDigest(azurite.sasUrl(CONTAINER, name))).toEqual({
+      bytes: 3,
+      sha256: undefined,
+    });
+  });
+
+  test("no blob: undefined", async () => {
+    expect(await readBlobDigest(azurite.sasUrl(CONTAINER, "never-uploaded.zip"))).toBeUndefined();
+  });
+
+  test("a transient 503 is retried", async () => {
+    const f = await upload(10);
+    decide = (_req, i) => (i === 0 ? { status: 503 } : "forward");
+    expect(
+      await readBlobDigest(proxy.via(azurite.sasUrl(CONTAINER, f.name)), undefined, FAST_RETRY),
+    ).toEqual({ bytes: 10, sha256: f.sha });
+    expect(shape(proxy.requests)).toEqual(["HEAD ", "HEAD "]);
+  });
+
+  test("a refusal is a RestError with the status and storage's error code, SAS redacted", async () => {
+    const f = await upload(10);
+    decide = () => ({ status: 403 });
+    const url = proxy.via(azurite.sasUrl(CONTAINER, f.name));
+    const err = await readBlobDigest(url, undefined, FAST_RETRY).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      name: "RestError",
+      statusCode: 403,
+      code: "AuthorizationPermissionMismatch",
+      message: `reading the properties of ${redactUrl(url)} failed: HTTP 403 AuthorizationPermissionMismatch`,
+    });
+    expect(shape(proxy.requests)).toEqual(["HEAD "]);
+  });
+
+  test("without a SAS or a credential, fails before any request with the reason", async () => {
+    const url = proxy.via(azurite.blobUrl(CONTAINER, "x.zip"));
+    await expect(readBlobDigest(url)).rejects.toThrow(
+      `the storage URL ${url} carries no SAS (managed-identity auto-storage): ` +
+        "an Entra token with Storage Blob Data Contributor on the storage account is needed",
+    );
+    expect(proxy.requests).toEqual([]);
   });
 });

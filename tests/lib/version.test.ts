@@ -11,7 +11,26 @@ import {
   readAppHistory,
   releaseOfTag,
   resolveApplicationVersion,
+  withOneHistoryRead,
 } from "../../lib/version";
+
+// lib/version spawns git through this object's execFile: spy on it, not on an import's copy.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const childProcess = require("node:child_process") as typeof import("node:child_process");
+
+/** Runs `fn`; answers its result and the git command lines it ran. */
+async function gitRuns<T>(fn: () => Promise<T>): Promise<{ result: T; runs: string[] }> {
+  const spy = jest.spyOn(childProcess, "execFile");
+  try {
+    const result = await fn();
+    const runs = spy.mock.calls
+      .filter(([file]) => file === "git")
+      .map(([, args]) => (args as string[]).join(" "));
+    return { result, runs };
+  } finally {
+    spy.mockRestore();
+  }
+}
 
 test.each([
   ["feat: add a preset", "feat", false, "minor"],
@@ -178,6 +197,96 @@ describe("with a real git repository", () => {
   test("a repository without commits gives the first pre-release", async () => {
     fs.mkdirSync(app);
     expect((await resolveApplicationVersion({ folder: app })).version).toBe("1.0.0-rc.0");
+  });
+
+  test("a repository without commits: no tag, no messages, and whether the folder is dirty", async () => {
+    fs.mkdirSync(app);
+    const { result, runs } = await gitRuns(() => readAppHistory(app));
+    expect(result).toEqual({ tag: null, release: null, messages: [], dirty: false });
+    // No commit, so no tag lookup and no log.
+    expect(runs).toEqual([
+      "rev-parse --show-toplevel --is-shallow-repository --verify --quiet HEAD",
+      "status --porcelain -- .",
+    ]);
+    fs.writeFileSync(path.join(app, "new"), "x");
+    expect(await readAppHistory(app)).toEqual({
+      tag: null,
+      release: null,
+      messages: [],
+      dirty: true,
+    });
+  });
+
+  test("a history read takes four git processes", async () => {
+    commit("hpc-application/a", "feat: a");
+    git(repo, "tag", "app-v1.0.0");
+    commit("hpc-application/a", "fix: b");
+    const { result, runs } = await gitRuns(() => readAppHistory(app));
+    expect(result).toEqual({
+      tag: "app-v1.0.0",
+      release: "1.0.0",
+      messages: ["fix: b"],
+      dirty: false,
+    });
+    expect(runs).toEqual([
+      "rev-parse --show-toplevel --is-shallow-repository --verify --quiet HEAD",
+      "status --porcelain -- .",
+      "tag --merged HEAD --list app-v*",
+      "log --no-merges -z --format=%B refs/tags/app-v1.0.0..HEAD -- .",
+    ]);
+  });
+
+  test("withOneHistoryRead reads a folder's history once, however named; outside it, each call reads", async () => {
+    commit("hpc-application/a", "feat: a");
+    const cwd = process.cwd();
+    process.chdir(repo);
+    try {
+      const { result, runs } = await gitRuns(() =>
+        withOneHistoryRead(async () => {
+          const first = await resolveApplicationVersion({ folder: app });
+          commit("hpc-application/a", "fix: committed while the plan runs");
+          // Relative to the working directory, as the program names it: the same folder.
+          const again = await resolveApplicationVersion({ folder: "hpc-application" });
+          const history = await readAppHistory(path.join(repo, "hpc-application", "."));
+          return { first, again, history };
+        }),
+      );
+      expect(runs).toHaveLength(4);
+      // One snapshot: the package and the program agree on the version.
+      expect(result.first.version).toBe("1.0.0-rc.1");
+      expect(result.again).toEqual(result.first);
+      expect(result.history.messages).toEqual(["feat: a"]);
+      // Another tag prefix or field is another read; a scope ends with its function.
+      const other = await gitRuns(() =>
+        withOneHistoryRead(async () => {
+          await readAppHistory(app);
+          await readAppHistory(app, { tagPrefix: "tool-v" });
+          await readAppHistory(app, { field: "--version" });
+        }),
+      );
+      expect(other.runs).toHaveLength(12);
+      const outside = await gitRuns(async () => {
+        await readAppHistory(app);
+        return readAppHistory(app);
+      });
+      expect(outside.runs).toHaveLength(8);
+      expect(outside.result.messages).toEqual(["fix: committed while the plan runs", "feat: a"]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test("without git installed, asks for the version in config", async () => {
+    fs.mkdirSync(app);
+    const path0 = process.env.PATH;
+    process.env.PATH = path.join(tmp, "no-git-here");
+    try {
+      await expect(readAppHistory(app)).rejects.toThrow(
+        "hpc-batch:batchApplicationVersion (unset) is invalid: must be set: git is not installed, so the version cannot be computed from commits",
+      );
+    } finally {
+      process.env.PATH = path0;
+    }
   });
 
   test("a shallow clone needs its release tag", async () => {

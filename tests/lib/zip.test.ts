@@ -13,6 +13,7 @@ import {
   PackageChangedError,
   PackageProgress,
   PARTIAL_RE,
+  zipDigest,
 } from "../../lib/zip";
 import { extractZip } from "../../lib/zipInspect";
 import { stageFolder } from "../../lib/stage";
@@ -502,4 +503,33 @@ test("the folder is named as the caller names it (a config key)", async () => {
   ).rejects.toThrow(
     `hpc-batch:applicationFolder ${JSON.stringify(path.join(tmp, "none"))} is invalid: must be an existing directory`,
   );
+});
+
+describe("zipDigest", () => {
+  test("takes the build record while the zip is the one recorded, else reads the zip", async () => {
+    const dir = fixture("app", FILES, new Date(0));
+    const out = path.join(tmp, "out-digest");
+    const info = await buildPackage(opts(dir, out));
+    const actual = { sha256: info.sha256, bytes: info.bytes };
+    expect(await zipDigest(info.path)).toEqual(actual);
+    expect(createHash("sha256").update(fs.readFileSync(info.path)).digest("hex")).toBe(info.sha256);
+    // The record is what answers while size, inode and mtime match: a doctored sha shows through.
+    const recordPath = path.join(out, `.${path.basename(info.path)}.build.json`);
+    const record = JSON.parse(fs.readFileSync(recordPath, "utf8")) as { zip: { sha256: string } };
+    record.zip.sha256 = "0".repeat(64);
+    fs.writeFileSync(recordPath, JSON.stringify(record));
+    expect(await zipDigest(info.path)).toEqual({ sha256: "0".repeat(64), bytes: info.bytes });
+    // A new mtime (any rewrite of the zip) and the zip is read again.
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(info.path, later, later);
+    expect(await zipDigest(info.path)).toEqual(actual);
+    // No record at all: read.
+    fs.rmSync(recordPath);
+    expect(await zipDigest(info.path)).toEqual(actual);
+  });
+
+  test("a missing zip is an error naming it", async () => {
+    const missing = path.join(tmp, "nope", "ffmpeg-1.0.0.zip");
+    await expect(zipDigest(missing)).rejects.toThrow(`${missing} is not a file`);
+  });
 });

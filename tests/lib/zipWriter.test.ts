@@ -39,17 +39,22 @@ function pseudoRandom(size: number, seed = 1): Buffer {
   return out;
 }
 
+/** The longest text made so far: a shorter one is its start (the words do not depend on size). */
+let text = Buffer.alloc(0);
 /** Text-like content: compressible, with matches at every distance up to the window. */
 function textLike(size: number): Buffer {
-  const words = ["ffmpeg ", "batch ", "pool ", "node ", "task\n", "zip ", "deflate ", "0123 "];
-  const parts: string[] = [];
-  let n = 0;
-  for (let i = 0; n < size; i++) {
-    const w = words[(i * 7 + (i >> 3)) % words.length] + (i % 97 === 0 ? `${i} ` : "");
-    parts.push(w);
-    n += w.length;
+  if (text.length < size) {
+    const words = ["ffmpeg ", "batch ", "pool ", "node ", "task\n", "zip ", "deflate ", "0123 "];
+    const parts: string[] = [];
+    let n = 0;
+    for (let i = 0; n < size; i++) {
+      const w = words[(i * 7 + (i >> 3)) % words.length] + (i % 97 === 0 ? `${i} ` : "");
+      parts.push(w);
+      n += w.length;
+    }
+    text = Buffer.from(parts.join(""));
   }
-  return Buffer.from(parts.join("")).subarray(0, size);
+  return Buffer.from(text.subarray(0, size)); // a copy: a test may change it
 }
 
 interface Spec {

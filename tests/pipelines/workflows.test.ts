@@ -377,7 +377,9 @@ describe("the plan comment (pr-comment.yml)", () => {
         stdout = execFileSync("bash", ["-c", script.run!], {
           cwd: dir,
           env,
-          stdio: "pipe",
+          // No stdin (the step reads none), as on a runner: a socket there makes bash read
+          // ~/.bashrc as for a remote shell, which costs a second on a machine with a busy one.
+          stdio: ["ignore", "pipe", "pipe"],
         }).toString();
       } catch (err) {
         code = (err as { status: number }).status;

@@ -1,39 +1,93 @@
 /**
  * The hpc-batch CLI as a process of its own, run from the current sources: for tests that
  * interrupt, kill or re-run a real run (signals need a process; a stale `dist/` must not decide a
- * test). `compileCli` transpiles cli/, lib/ and policy/ once into a folder (TypeScript's
- * transpileModule, as ts-jest does) with an entry that does what bin/hpc-batch.js does.
+ * test). `compileCli` transpiles cli/, lib/ and policy/ (TypeScript's transpileModule, as ts-jest
+ * does) with an entry that does what bin/hpc-batch.js does, once per content of those sources.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import * as ts from "typescript";
+import type * as tsModule from "typescript";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+const DIRS = ["cli", "lib", "policy"];
+const ENTRY = '"use strict";\nrequire("./cli/main.js").run(process.argv);\n';
 
-/** Transpiles the CLI's sources into `dest`; returns the entry script. */
-export function compileCli(dest: string): string {
-  const compilerOptions: ts.CompilerOptions = {
+/** The sources compileCli transpiles, relative to the repository, in a stable order. */
+function sources(): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    const entries = fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true });
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) walk(r);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) out.push(r);
+    }
+  };
+  for (const dir of DIRS) walk(dir);
+  return out;
+}
+
+/**
+ * The transpiled CLI's entry script. The output is a function of the sources, package.json and
+ * TypeScript's version only, so it is built once into a temp folder named after their sha256 and
+ * reused by every test file and run until one of them changes (transpiling takes seconds; hashing
+ * takes milliseconds). Built aside and renamed into place: parallel jest workers never see half a
+ * folder, and a folder, once there, never changes; one unused for an hour is removed.
+ */
+export function compileCli(): string {
+  const files = sources();
+  const key = createHash("sha256");
+  const typescriptPackage = path.join(ROOT, "node_modules", "typescript", "package.json");
+  for (const file of [typescriptPackage, path.join(ROOT, "package.json")])
+    key.update(fs.readFileSync(file)).update("\0");
+  for (const rel of files)
+    key
+      .update(rel)
+      .update("\0")
+      .update(fs.readFileSync(path.join(ROOT, rel)));
+  key.update(ENTRY);
+  const dir = path.join(os.tmpdir(), `hpc-batch-test-cli-${key.digest("hex").slice(0, 16)}`);
+  const entry = path.join(dir, "hpc-batch.js");
+  if (fs.existsSync(entry)) {
+    fs.utimesSync(dir, new Date(), new Date()); // its last use, for the sweep below
+    return entry;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require("typescript") as typeof tsModule;
+  const compilerOptions: tsModule.CompilerOptions = {
     module: ts.ModuleKind.CommonJS,
     target: ts.ScriptTarget.ES2022,
     esModuleInterop: true,
   };
-  const walk = (rel: string) => {
-    for (const e of fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true })) {
-      const r = path.join(rel, e.name);
-      if (e.isDirectory()) walk(r);
-      else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) {
-        const out = path.join(dest, r.replace(/\.ts$/, ".js"));
-        fs.mkdirSync(path.dirname(out), { recursive: true });
-        const source = fs.readFileSync(path.join(ROOT, r), "utf8");
-        fs.writeFileSync(out, ts.transpileModule(source, { compilerOptions }).outputText);
-      }
-    }
-  };
-  for (const dir of ["cli", "lib", "policy"]) walk(dir);
-  fs.copyFileSync(path.join(ROOT, "package.json"), path.join(dest, "package.json"));
-  const entry = path.join(dest, "hpc-batch.js");
-  fs.writeFileSync(entry, '"use strict";\nrequire("./cli/main.js").run(process.argv);\n');
+  const tmp = fs.mkdtempSync(`${dir}.`);
+  for (const rel of files) {
+    const out = path.join(tmp, rel.replace(/\.ts$/, ".js"));
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const source = fs.readFileSync(path.join(ROOT, rel), "utf8");
+    fs.writeFileSync(out, ts.transpileModule(source, { compilerOptions }).outputText);
+  }
+  fs.copyFileSync(path.join(ROOT, "package.json"), path.join(tmp, "package.json"));
+  fs.writeFileSync(path.join(tmp, "hpc-batch.js"), ENTRY);
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!fs.existsSync(entry)) throw err; // else another worker made the same folder first
+    return entry;
+  }
+  // Builds not used for an hour (earlier sources, or another checkout's): a test file that uses
+  // one touches it first, and takes a minute at most.
+  const hourAgo = Date.now() - 3600_000;
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const old = path.join(os.tmpdir(), name);
+    if (!name.startsWith("hpc-batch-test-cli-") || old === dir) continue;
+    const modified = fs.statSync(old, { throwIfNoEntry: false })?.mtimeMs ?? Infinity;
+    if (modified < hourAgo) fs.rmSync(old, { recursive: true, force: true });
+  }
   return entry;
 }
 

@@ -76,6 +76,11 @@ export function fixtureProject(): string {
   return dir;
 }
 
+/** `hpc-batch plan` arguments for the fixture stack, writing into `outDir`. */
+export function fixturePlanArgs(outDir: string): string[] {
+  return ["plan", "--project", fixtureProject(), "--stack", FIXTURE_STACK, "--out-dir", outDir];
+}
+
 export interface StackOutput {
   value: unknown;
   secret: boolean;
