@@ -3,8 +3,8 @@
  * counterpart of the classic recipe's `deployment.json` orchestrator template.
  *
  * Config is read here and only here, validated as a whole before anything is registered
- * (lib/config.ts), then the application package is built; names that config leaves unset are
- * generated (lib/naming.ts).
+ * (lib/core/config.ts), then the application package is built; names that config leaves unset are
+ * generated (lib/core/naming.ts).
  *
  * Tags: every taggable resource gets the stack's `hpc-batch:tags` plus `managed-by: hpc-batch`,
  * `pulumi-project` and `pulumi-stack` (config may not override those three; see baseTags).
@@ -19,17 +19,17 @@ import {
   STORAGE_BLOB_DATA_CONTRIBUTOR,
   StorageAccount,
 } from "./components";
-import { baseTags, parseStackConfig } from "./lib/config";
+import { baseTags, parseStackConfig } from "./lib/core/config";
 import {
   defaultAccountName,
   defaultPoolName,
   defaultResourceGroupName,
   roleAssignmentName,
   type NameScope,
-} from "./lib/naming";
-import { stageFolder } from "./lib/stage";
-import { resolveApplicationVersion } from "./lib/version";
-import { buildPackage } from "./lib/zip";
+} from "./lib/core/naming";
+import { stageFolder } from "./lib/package/stage";
+import { resolveApplicationVersion } from "./lib/package/version";
+import { buildPackage } from "./lib/package/zip";
 
 // An async program (Pulumi awaits it and takes its result as the stack outputs) so that the
 // package is staged, versioned and built, its folder checked, before any resource is registered:

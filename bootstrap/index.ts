@@ -18,9 +18,9 @@ import {
   PipelineIdentity,
   type AzureDevOpsConnection,
 } from "../components/pipelineIdentity";
-import { validatePrincipalType } from "../lib/config";
-import { InputError } from "../lib/errors";
-import { GUID_RE, roleAssignmentName } from "../lib/naming";
+import { validatePrincipalType } from "../lib/core/config";
+import { InputError } from "../lib/core/errors";
+import { GUID_RE, roleAssignmentName } from "../lib/core/naming";
 
 const config = new pulumi.Config();
 const ns = pulumi.getProject();

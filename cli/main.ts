@@ -10,11 +10,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
-import { InputError } from "../lib/errors";
-import { exitOnInterrupt } from "../lib/interrupt";
-import { describeNetworkError } from "../lib/networkError";
-import { redactSecrets } from "../lib/secretScan";
+import { InputError } from "../lib/core/errors";
+import { exitOnInterrupt } from "../lib/core/interrupt";
+import { describeNetworkError } from "../lib/core/networkError";
+import { redactSecrets } from "../lib/core/secretScan";
 import * as localRun from "./commands/localRun";
+import { EXIT_BAD_INPUT, EXIT_FAILED, type CommandContext } from "./context";
 import * as pkg from "./commands/package";
 import * as plan from "./commands/plan";
 import * as publish from "./commands/publish";
@@ -22,14 +23,7 @@ import * as setDefault from "./commands/setDefault";
 import * as stage from "./commands/stage";
 import * as verify from "./commands/verify";
 
-/** Exit codes: 0 success, 1 the work failed, 2 bad input (flags, config, package folder). */
-export const EXIT_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
-
-export interface CommandContext {
-  /** Sets the exit code the process ends with. */
-  setExitCode(code: number): void;
-}
+export { EXIT_BAD_INPUT, EXIT_FAILED, type CommandContext } from "./context";
 
 /** hpc-batch's own version: the `version` of the package.json above this module (cli/ or dist/cli/). */
 export function cliVersion(from: string = __dirname): string {

@@ -1,22 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
-import { validatePromote, type Promote } from "../lib/promote";
+import { validatePromote, type Promote } from "../lib/core/promote";
 import {
   applicationPackageProvider,
   type PackageVersionInputs,
   type PackageVersionOutputs,
-} from "../lib/appPackageProvider";
-import { checkKnown } from "../lib/config";
-import { DEFAULT_ARM_ENDPOINT } from "../lib/credentials";
-import { InputError, throwIfAny } from "../lib/errors";
+} from "./appPackageProvider";
+import { checkKnown } from "../lib/core/config";
+import { DEFAULT_ARM_ENDPOINT } from "../lib/azure/credentials";
+import { InputError, throwIfAny } from "../lib/core/errors";
 import {
   batchApplicationResourceId,
   isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
-} from "../lib/naming";
-import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/retention";
+} from "../lib/core/naming";
+import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/core/retention";
 
-/** The zip to publish. `PackageInfo` from lib/zip (`buildPackage`) fits as is. */
+/** The zip to publish. `PackageInfo` from lib/package/zip (`buildPackage`) fits as is. */
 export interface ApplicationPackageFile {
   /** Path of the zip on the machine running Pulumi. */
   path: string;
@@ -58,7 +58,7 @@ export interface ApplicationPackageArgs {
 }
 
 /**
- * The dynamic resource: one published, active version (see lib/appPackageProvider). Its outputs
+ * The dynamic resource: one published, active version (see components/appPackageProvider). Its outputs
  * are `declare`d: a plain field declaration would be emitted as a class field (ES2022) and reset
  * the outputs the base constructor just set to undefined.
  */

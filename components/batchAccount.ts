@@ -2,14 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as batch from "@pulumi/azure-native/batch";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
-import { InputError } from "../lib/errors";
+import { InputError } from "../lib/core/errors";
 import {
   checkKnown,
   throwIfAny,
   validatePublicNetworkAccess,
   type PublicNetworkAccess,
-} from "../lib/config";
-import { roleAssignmentName, validateBatchAccountName } from "../lib/naming";
+} from "../lib/core/config";
+import { roleAssignmentName, validateBatchAccountName } from "../lib/core/naming";
 
 /** Built-in role "Storage Blob Data Contributor" (read, write and delete blobs and containers). */
 export const STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";

@@ -8,8 +8,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as azuread from "@pulumi/azuread";
 import * as authorization from "@pulumi/azure-native/authorization";
-import { InputError } from "../lib/errors";
-import { GUID_RE, HPC_BATCH_GUID_NAMESPACE, roleAssignmentName, uuidV5 } from "../lib/naming";
+import { InputError } from "../lib/core/errors";
+import { GUID_RE, HPC_BATCH_GUID_NAMESPACE, roleAssignmentName, uuidV5 } from "../lib/core/naming";
 
 /** Issuer of GitHub Actions OIDC tokens. */
 export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
@@ -482,7 +482,7 @@ export class PipelineIdentity extends pulumi.ComponentResource {
       new authorization.RoleAssignment(
         `${name}-${suffix}`,
         {
-          // Named from scope, principal and role (lib/naming): a re-run updates, never duplicates.
+          // Named from scope, principal and role (lib/core/naming): a re-run updates, never duplicates.
           roleAssignmentName: pulumi
             .all([scope, sp.objectId, role.guid])
             .apply(([s, p, r]) => roleAssignmentName(s, p, r)),

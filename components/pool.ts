@@ -6,16 +6,16 @@ import {
   DEFAULT_NODE_AGENT_SKU_ID,
   isKnownValue,
   throwIfAny,
-} from "../lib/config";
-import { DEFAULT_ARM_ENDPOINT } from "../lib/credentials";
+} from "../lib/core/config";
+import { DEFAULT_ARM_ENDPOINT } from "../lib/azure/credentials";
 import { validateArmEndpoint } from "./appPackage";
-import { InputError } from "../lib/errors";
-import { validatePoolName } from "../lib/naming";
+import { InputError } from "../lib/core/errors";
+import { validatePoolName } from "../lib/core/naming";
 import {
   poolSettingsProvider,
   type PoolSettings,
   type PoolSettingsInputs,
-} from "../lib/poolSettingsProvider";
+} from "./poolSettingsProvider";
 
 /** Canonical Ubuntu 24.04 LTS (Gen2 `server`; use sku "server-gen1" for Gen1-only VM sizes). */
 export const DEFAULT_POOL_IMAGE = {
@@ -24,7 +24,7 @@ export const DEFAULT_POOL_IMAGE = {
   sku: "server",
   version: "latest",
 } as const;
-/** The node agent matching DEFAULT_POOL_IMAGE (one constant, lib/config checks against it). */
+/** The node agent matching DEFAULT_POOL_IMAGE (one constant, lib/core/config checks against it). */
 export { DEFAULT_NODE_AGENT_SKU_ID };
 export const DEFAULT_VM_SIZE = "Standard_D2s_v5";
 /** Batch's own default evaluation interval, made explicit. */
@@ -55,7 +55,7 @@ export const IMMUTABLE_POOL_PROPERTIES = [
 
 /**
  * Pool properties changed in place with PATCH by the pool's settings resource
- * (lib/poolSettingsProvider), never by azure-native: `ignoreChanges` on the azure-native pool, so
+ * (components/poolSettingsProvider), never by azure-native: `ignoreChanges` on the azure-native pool, so
  * it never sends the update PUT that Batch refuses (see batch-facts.md, PropertyCannotBeUpdated).
  */
 export const PATCHED_POOL_PROPERTIES = [
@@ -123,7 +123,7 @@ export interface BatchPoolArgs {
   image?: pulumi.Input<PoolImageArgs>;
   /** Azure Compute Gallery image (version) id. Defaults to none; not with image. Immutable. */
   customImageId?: pulumi.Input<string>;
-  /** Node agent SKU matching the image. Defaults to "batch.node.ubuntu 24.04"; retired agents (RETIRED_NODE_AGENTS in lib/config) are rejected. Immutable. */
+  /** Node agent SKU matching the image. Defaults to "batch.node.ubuntu 24.04"; retired agents (RETIRED_NODE_AGENTS in lib/core/config) are rejected. Immutable. */
   nodeAgentSkuId?: pulumi.Input<string>;
   /** Start task. Defaults to none. Changed in place (PATCH): nodes run the new one when they join, reboot or are reimaged. */
   startTask?: pulumi.Input<PoolStartTaskArgs>;
@@ -137,7 +137,7 @@ export interface BatchPoolArgs {
 
 /**
  * The resource that applies changes to a pool's updatable settings with PATCH (see
- * lib/poolSettingsProvider). Outputs are `declare`d, as in components/appPackage.ts.
+ * components/poolSettingsProvider). Outputs are `declare`d, as in components/appPackage.ts.
  */
 class PoolSettingsResource extends pulumi.dynamic.Resource {
   constructor(
@@ -253,7 +253,7 @@ export class BatchPool extends pulumi.ComponentResource {
       ),
     );
 
-    // The same values, ARM shape, plus what azure-native reported (see lib/poolSettingsProvider).
+    // The same values, ARM shape, plus what azure-native reported (see components/poolSettingsProvider).
     const reported: pulumi.Output<PoolSettings> = pulumi
       .all([
         this.pool.scaleSettings,

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as storage from "@pulumi/azure-native/storage";
-import { InputError } from "../lib/errors";
-import { checkKnown, throwIfAny } from "../lib/config";
-import { validateStorageAccountName } from "../lib/naming";
+import { InputError } from "../lib/core/errors";
+import { checkKnown, throwIfAny } from "../lib/core/config";
+import { validateStorageAccountName } from "../lib/core/naming";
 
 /** Standard redundancy SKUs a StorageV2 account can use for block blobs. */
 export const STORAGE_SKUS = [

@@ -15,8 +15,8 @@ import type {
   ResourceValidationArgs,
   ResourceValidationPolicy,
 } from "@pulumi/policy";
-import { isRetiredNodeAgent, RETIRED_NODE_AGENTS } from "../lib/config";
-import { InputError, renderValue } from "../lib/errors";
+import { isRetiredNodeAgent, RETIRED_NODE_AGENTS } from "../lib/core/config";
+import { InputError, renderValue } from "../lib/core/errors";
 
 /** The two levels a violation can have (CrossGuard's `remediate` reports as mandatory). */
 export type Level = "mandatory" | "advisory";
@@ -259,7 +259,7 @@ const batchAutoStorageIdentity: HpcPolicy = {
 // ---------------------------------------------------------------------------------------------
 // Pools
 
-// The retired node agents: one list, shared with the stack config's check (lib/config.ts).
+// The retired node agents: one list, shared with the stack config's check (lib/core/config.ts).
 export { RETIRED_NODE_AGENTS };
 
 const SUPPORTED_EXAMPLE =

@@ -1,6 +1,6 @@
 /**
  * Runs the pack's policies offline over the registrations of a simulated stack
- * (`lib/simulate`), for `hpc-batch plan`. Same checks, same messages and same policy config
+ * (`lib/plan/simulate`), for `hpc-batch plan`. Same checks, same messages and same policy config
  * format as `pulumi preview --policy-pack policy --policy-pack-config <file>`; no Pulumi CLI,
  * no gRPC server.
  *
@@ -9,8 +9,8 @@
  * - a value still unknown in preview is absent here, where CrossGuard would report the policy as
  *   not checkable; every property the policies read is a literal in hpc-batch's components.
  */
-import type { Registration } from "../lib/simulate";
-import { InputError } from "../lib/errors";
+import type { Registration } from "../lib/plan/simulate";
+import { InputError } from "../lib/core/errors";
 import {
   POLICIES,
   baseType,

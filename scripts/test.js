@@ -2,7 +2,7 @@
 // `npm test`: makes a throwaway self-signed certificate for the suite's local HTTPS stand-ins
 // (Azure's SDKs refuse bearer tokens over plain http), trusts it through NODE_EXTRA_CA_CERTS,
 // which Node reads only at start-up, then runs jest in a child process with that variable set.
-// Extra arguments go to jest: `npm test -- tests/lib/zip.test.ts`.
+// Extra arguments go to jest: `npm test -- tests/lib/package/zip.test.ts`.
 "use strict";
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");

@@ -1,8 +1,8 @@
 // With hpc-batch:deployerObjectId set (the pipeline's service principal), the deployer's blob
 // grant names that principal whoever runs the program, so a preview by another identity shows
 // no change. Provider-computed values come from the plan's ARM-shaped stand-ins.
-import { roleAssignmentName } from "../lib/naming";
-import { PlanState } from "../lib/planState";
+import { roleAssignmentName } from "../lib/core/naming";
+import { PlanState } from "../lib/plan/planState";
 import { simulate } from "./helpers";
 
 const PIPELINE = "0e5a7b3c-1d2e-4f30-9a4b-5c6d7e8f9a0b";

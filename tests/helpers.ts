@@ -1,6 +1,6 @@
 /**
  * Shared test helpers. Import these; never copy a helper into a test file.
- * - `simulate` (from lib/simulate) installs the recording engine: call it before importing a
+ * - `simulate` (from lib/plan/simulate) installs the recording engine: call it before importing a
  *   Pulumi program or constructing a component, then `await sim.settle()`.
  * - `unwrap` resolves an Output to its plain value.
  * - `runCli` runs the `hpc-batch` CLI in-process and captures what it prints.
@@ -8,8 +8,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { main } from "../cli/main";
 
-export { simulate } from "../lib/simulate";
-export type { Registration, Simulation } from "../lib/simulate";
+export { simulate } from "../lib/plan/simulate";
+export type { Registration, Simulation } from "../lib/plan/simulate";
 
 export function unwrap<T>(output: pulumi.Input<T>): Promise<T> {
   return new Promise<T>((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { resolveApplicationVersion } from "../lib/version";
+import { resolveApplicationVersion } from "../lib/package/version";
 import { simulate, unwrap, type Registration } from "./helpers";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -95,7 +95,7 @@ const sim = simulate({
       case "azure-native:batch:Pool":
         return { name: inputs.poolName };
       case PACKAGE_TYPE:
-        // What the provider's create returns once the version is active (lib/appPackageProvider).
+        // What the provider's create returns once the version is active (components/appPackageProvider).
         return {
           state: "Active",
           applicationResourceId: APP_ID,
@@ -113,7 +113,7 @@ const find = (type: string, name: string) => sim.find(type, name);
 const typeOf = (urn?: string) => sim.registrations.find((r) => r.urn === urn)?.type;
 
 beforeAll(async () => {
-  // The version rule itself is tested in tests/lib/version.test.ts; here it must be the one used.
+  // The version rule itself is tested in tests/lib/package/version.test.ts; here it must be the one used.
   version = (await resolveApplicationVersion({ folder: "hpc-application" })).version;
   // An async program: Pulumi calls it and takes its result as the stack outputs.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

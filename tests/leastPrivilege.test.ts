@@ -4,7 +4,7 @@
  * storage account, nothing is privileged, and assignment names are deterministic: the same on a
  * re-run, different for a different scope, so a re-run updates instead of duplicating.
  */
-import { roleAssignmentName } from "../lib/naming";
+import { roleAssignmentName } from "../lib/core/naming";
 import { BLOB_DATA_ROLES, PRIVILEGED_ROLES } from "../policy/policies";
 import { evaluatePolicies } from "../policy/runner";
 import type { Registration } from "./helpers";

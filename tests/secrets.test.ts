@@ -2,7 +2,7 @@
  * No credential in what a deployment keeps or shows. The suite's fixture stack
  * (tests/support/devStack.ts) runs under the simulated engine with made-up credentials in the
  * environment (as a pipeline would have real ones), and `hpc-batch plan` writes its files for the
- * same stack; then everything is scanned with lib/secretScan:
+ * same stack; then everything is scanned with lib/core/secretScan:
  * - every registration's inputs and outputs, including the dynamic provider's serialized code
  *   (what Pulumi keeps in state): no account key, connection string, SAS, token or private key,
  *   and none of the environment's credentials;
@@ -14,7 +14,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findSecrets, isCredentialName, scanValue, type ValueFinding } from "../lib/secretScan";
+import {
+  findSecrets,
+  isCredentialName,
+  scanValue,
+  type ValueFinding,
+} from "../lib/core/secretScan";
 import type { CliResult } from "./helpers";
 import {
   FIXTURE_STACK,

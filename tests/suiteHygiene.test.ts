@@ -10,8 +10,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { FIXTURE_STACK, FIXTURE_STACK_FILE, fixtureProject } from "./support/devStack";
-import { parseStackConfig } from "../lib/config";
-import { readStackConfig } from "../lib/plan";
+import { parseStackConfig } from "../lib/core/config";
+import { readStackConfig } from "../lib/plan/plan";
 
 const TESTS = __dirname;
 

@@ -1,19 +1,19 @@
 /**
  * `hpc-batch local-run`: builds the application package (or takes `--zip`), unpacks it on a
  * Batch-like node layout in a temporary folder and runs the smoke task there as Batch would
- * (lib/localNode.ts). Exit 0 when the task exits 0, 1 when it fails, 2 on bad flags.
+ * (lib/node/localNode.ts). Exit 0 when the task exits 0, 1 when it fails, 2 on bad flags.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_DEFAULTS } from "../../lib/config";
-import { InputError } from "../../lib/errors";
-import { sweepLeftovers, trackTemp, untrackTemp } from "../../lib/interrupt";
-import type { LocalRunResult } from "../../lib/localNode";
-import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
-import { findProjectRoot, projectPath } from "../../lib/projectRoot";
-import { EXIT_FAILED, type CommandContext } from "../main";
+import { CONFIG_DEFAULTS } from "../../lib/core/config";
+import { InputError } from "../../lib/core/errors";
+import { sweepLeftovers, trackTemp, untrackTemp } from "../../lib/core/interrupt";
+import type { LocalRunResult } from "../../lib/node/localNode";
+import { validateApplicationId, validateApplicationVersion } from "../../lib/core/naming";
+import { findProjectRoot, projectPath } from "../../lib/core/projectRoot";
+import { EXIT_FAILED, type CommandContext } from "../context";
 
 interface LocalRunFlags {
   zip?: string;
@@ -34,7 +34,7 @@ export const LOCAL_RUN_TEMP_RE = /^hpc-batch-local-run-(\d+)-/;
 /**
  * The version to run as: `--version`; else, for `--zip`, the one in its file name
  * (`<id>-<version>.zip`, as `hpc-batch package` names it) or LOCAL_VERSION; else the version
- * `hpc-batch package` would compute for the folder (lib/version.ts).
+ * `hpc-batch package` would compute for the folder (lib/package/version.ts).
  */
 export async function localRunVersion(o: {
   version?: string;
@@ -50,7 +50,7 @@ export async function localRunVersion(o: {
     );
     return m ? m[1] : LOCAL_VERSION;
   }
-  const { resolveApplicationVersion } = await import("../../lib/version");
+  const { resolveApplicationVersion } = await import("../../lib/package/version");
   return (await resolveApplicationVersion({ folder: o.folder, field: "--version" })).version;
 }
 
@@ -114,9 +114,9 @@ export function register(program: Command, ctx: CommandContext): void {
       // With --zip no folder is needed, so no project either.
       const folder =
         o.zip === undefined ? projectPath(o.folder, CONFIG_DEFAULTS.applicationFolder) : "";
-      const { runOnLocalNode } = await import("../../lib/localNode");
+      const { runOnLocalNode } = await import("../../lib/node/localNode");
       if (o.zip !== undefined) {
-        const { inspectZip } = await import("../../lib/zipInspect");
+        const { inspectZip } = await import("../../lib/package/zipInspect");
         // Checked here, before a node folder exists, so the message names the flag.
         await inspectZip(o.zip).catch((err: unknown) => {
           throw err instanceof InputError && err.field === "zip"
@@ -134,8 +134,8 @@ export function register(program: Command, ctx: CommandContext): void {
       );
       try {
         if (o.zip === undefined) {
-          const { stageFolder } = await import("../../lib/stage");
-          const { buildPackage } = await import("../../lib/zip");
+          const { stageFolder } = await import("../../lib/package/stage");
+          const { buildPackage } = await import("../../lib/package/zip");
           let root: string | undefined;
           try {
             root = findProjectRoot(process.cwd());

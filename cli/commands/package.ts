@@ -7,12 +7,12 @@
  */
 import * as path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_DEFAULTS } from "../../lib/config";
-import { InputError } from "../../lib/errors";
-import { pausePoint } from "../../lib/interrupt";
-import { validateApplicationId, validateApplicationVersion } from "../../lib/naming";
-import { findProjectRoot, projectPath } from "../../lib/projectRoot";
-import type { CommandContext } from "../main";
+import { CONFIG_DEFAULTS } from "../../lib/core/config";
+import { InputError } from "../../lib/core/errors";
+import { pausePoint } from "../../lib/core/interrupt";
+import { validateApplicationId, validateApplicationVersion } from "../../lib/core/naming";
+import { findProjectRoot, projectPath } from "../../lib/core/projectRoot";
+import type { CommandContext } from "../context";
 
 interface PackageFlags {
   folder?: string;
@@ -61,8 +61,8 @@ export function register(program: Command, ctx: CommandContext): void {
           : path.join(root, DEFAULT_OUT_DIR);
       // As typed, or relative to the working directory when defaulted.
       const shown = flags.folder ?? (path.relative(process.cwd(), folder) || ".");
-      const { resolveApplicationVersion } = await import("../../lib/version");
-      const { buildPackage, PackageChangedError } = await import("../../lib/zip");
+      const { resolveApplicationVersion } = await import("../../lib/package/version");
+      const { buildPackage, PackageChangedError } = await import("../../lib/package/zip");
       const resolved = await resolveApplicationVersion({
         folder,
         configured: flags.version,

@@ -1,6 +1,6 @@
 /**
  * `hpc-batch plan [--stack dev] [--project dir] [--out-dir dir] [--against base/plan.json]
- * [--fail-on replace,delete,policy] [--json]`: the offline plan (lib/plan.ts), and with `--against` what changes (lib/planDiff.ts).
+ * [--fail-on replace,delete,policy] [--json]`: the offline plan (lib/plan/plan.ts), and with `--against` what changes (lib/plan/planDiff.ts).
  * Exit 0 when planned, 1 on a mandatory policy violation (the files are still written), 2 on bad
  * input (nothing written), 3 when `--fail-on` stops the change (it wins over 1; the files are
  * still written).
@@ -10,12 +10,12 @@
  */
 import type { Command } from "commander";
 import type { PolicyPackConfig } from "../../policy/policies";
-import { EXIT_FAILED, type CommandContext } from "../main";
+import { EXIT_FAILED, type CommandContext } from "../context";
 
 /** Exit code when `--fail-on` trips: distinct from a failed plan (1) and bad input (2). */
 export const EXIT_GATE = 3;
 
-/** What `--fail-on` takes (lib/planDiff FAIL_ON, repeated here to keep registration light). */
+/** What `--fail-on` takes (lib/plan/planDiff FAIL_ON, repeated here to keep registration light). */
 const FAIL_ON_VALUES = ["replace", "delete", "policy"] as const;
 type FailOn = (typeof FAIL_ON_VALUES)[number];
 
@@ -33,7 +33,7 @@ interface PlanFlags {
 /** `--fail-on` values, repeatable or comma-separated, checked before any work. */
 export function parseFailOn(values: string[], against: string | undefined): FailOn[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { InputError } = require("../../lib/errors") as typeof import("../../lib/errors");
+  const { InputError } = require("../../lib/core/errors") as typeof import("../../lib/core/errors");
   const out: FailOn[] = [];
   for (const v of values.flatMap((x) => x.split(",")).map((x) => x.trim())) {
     if (!(FAIL_ON_VALUES as readonly string[]).includes(v)) {
@@ -87,17 +87,18 @@ export function register(program: Command, ctx: CommandContext): void {
       // Before anything loads Pulumi: the plan never serializes a function, so TypeScript and
       // arborist (half of Pulumi's load) load only if something does.
       const { deferClosureSerializer } =
-        require("../../lib/deferClosure") as typeof import("../../lib/deferClosure");
+        require("../../lib/plan/deferClosure") as typeof import("../../lib/plan/deferClosure");
       deferClosureSerializer();
       const fs = require("node:fs") as typeof import("node:fs");
       const path = require("node:path") as typeof import("node:path");
-      const { InputError } = require("../../lib/errors") as typeof import("../../lib/errors");
+      const { InputError } =
+        require("../../lib/core/errors") as typeof import("../../lib/core/errors");
       const failOn = parseFailOn(o.failOn, o.against);
       const config = o.policyConfig === undefined ? undefined : readPolicyConfig(o.policyConfig);
       let against;
       if (o.against !== undefined) {
         const { parseBasePlan } =
-          require("../../lib/planDiff") as typeof import("../../lib/planDiff");
+          require("../../lib/plan/planDiff") as typeof import("../../lib/plan/planDiff");
         let text: string;
         try {
           text = fs.readFileSync(o.against, "utf8");
@@ -110,14 +111,15 @@ export function register(program: Command, ctx: CommandContext): void {
         }
         against = parseBasePlan(text, o.against);
       }
-      const { runPlan } = require("../../lib/plan") as typeof import("../../lib/plan");
+      const { runPlan } = require("../../lib/plan/plan") as typeof import("../../lib/plan/plan");
       const { renderText } =
-        require("../../lib/planRender") as typeof import("../../lib/planRender");
-      const { gateReasons } = require("../../lib/planDiff") as typeof import("../../lib/planDiff");
+        require("../../lib/plan/planRender") as typeof import("../../lib/plan/planRender");
+      const { gateReasons } =
+        require("../../lib/plan/planDiff") as typeof import("../../lib/plan/planDiff");
       const { evaluatePolicies } =
         require("../../policy/runner") as typeof import("../../policy/runner");
       const { findProjectRoot } =
-        require("../../lib/projectRoot") as typeof import("../../lib/projectRoot");
+        require("../../lib/core/projectRoot") as typeof import("../../lib/core/projectRoot");
       const root =
         o.project === undefined ? findProjectRoot(process.cwd()) : path.resolve(o.project);
       const result = await runPlan({
@@ -156,7 +158,7 @@ export function register(program: Command, ctx: CommandContext): void {
 /** The `--policy-pack-config` file `pulumi up` takes, read before any work. */
 function readPolicyConfig(file: string): PolicyPackConfig {
   const fs = require("node:fs") as typeof import("node:fs");
-  const { InputError } = require("../../lib/errors") as typeof import("../../lib/errors");
+  const { InputError } = require("../../lib/core/errors") as typeof import("../../lib/core/errors");
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, "utf8"));

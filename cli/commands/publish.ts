@@ -8,8 +8,8 @@
  */
 import * as fs from "node:fs";
 import type { Command } from "commander";
-import { DEFAULT_ARM_ENDPOINT } from "../../lib/credentials";
-import { InputError, throwIfAny } from "../../lib/errors";
+import { DEFAULT_ARM_ENDPOINT } from "../../lib/azure/credentials";
+import { InputError, throwIfAny } from "../../lib/core/errors";
 import {
   GUID_RE,
   isHttpsEndpoint,
@@ -17,9 +17,9 @@ import {
   validateApplicationVersion,
   validateBatchAccountName,
   validateResourceGroupName,
-} from "../../lib/naming";
-import { validateRetainVersions } from "../../lib/retention";
-import type { CommandContext } from "../main";
+} from "../../lib/core/naming";
+import { validateRetainVersions } from "../../lib/core/retention";
+import type { CommandContext } from "../context";
 
 interface PublishFlags {
   zip?: string;
@@ -218,11 +218,11 @@ export function register(program: Command, ctx: CommandContext): void {
       const args = parsePublishFlags(flags);
       // Loaded here, not at start-up: `--help` needs none of them (cli/main.ts).
       const { armScope, batchDataCredential, ensureToken, resolveCredentials } =
-        await import("../../lib/credentials");
-      const { createPublishReporter } = await import("../../lib/progress");
-      const { batchAccess, publishPackage } = await import("../../lib/publish");
-      const { zipDigest } = await import("../../lib/zip");
-      const { inspectZip } = await import("../../lib/zipInspect");
+        await import("../../lib/azure/credentials");
+      const { createPublishReporter } = await import("../../lib/publish/progress");
+      const { batchAccess, publishPackage } = await import("../../lib/publish/publish");
+      const { zipDigest } = await import("../../lib/package/zip");
+      const { inspectZip } = await import("../../lib/package/zipInspect");
       // Nodes unpack the zip as is: refuse what local-run refuses (a zip bomb, more than the
       // package limits, '..' or absolute paths, symlinks) before any request is sent.
       await inspectZip(args.zip).catch((err: unknown) => {

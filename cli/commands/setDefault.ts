@@ -5,8 +5,8 @@
  * keep which version and, with `--reboot-idle-nodes`, reboots the idle ones now.
  */
 import type { Command } from "commander";
-import { validateApplicationVersion } from "../../lib/naming";
-import { EXIT_FAILED, type CommandContext } from "../main";
+import { validateApplicationVersion } from "../../lib/core/naming";
+import { EXIT_FAILED, type CommandContext } from "../context";
 import { deployedStack, rollCommand, stackOptions, type StackFlags } from "./verify";
 
 interface SetDefaultFlags extends StackFlags {
@@ -32,7 +32,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const { target, apps, batch } = await deployedStack(o);
       // Loaded here, not at start-up: `--help` needs none of it (cli/main.ts).
       const { describeReboot, describeRollout, setDefaultVersion } =
-        await import("../../lib/defaultVersion");
+        await import("../../lib/publish/defaultVersion");
       process.stdout.write(
         `set-default ${o.stack}: account ${target.accountName}, application ${target.applicationId}, pool ${target.poolId}\n`,
       );

@@ -5,9 +5,9 @@
  */
 import * as path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_DEFAULTS } from "../../lib/config";
-import { findProjectRoot, projectPath } from "../../lib/projectRoot";
-import type { CommandContext } from "../main";
+import { CONFIG_DEFAULTS } from "../../lib/core/config";
+import { findProjectRoot, projectPath } from "../../lib/core/projectRoot";
+import type { CommandContext } from "../context";
 
 interface StageFlags {
   folder?: string;
@@ -32,7 +32,7 @@ export function register(program: Command, ctx: CommandContext): void {
       } catch {
         root = undefined; // a folder given explicitly, outside any project
       }
-      const { stageFolder } = await import("../../lib/stage");
+      const { stageFolder } = await import("../../lib/package/stage");
       // node_modules is looked up above the folder, then above the project root (or the working
       // directory outside a project).
       const staged = await stageFolder({

@@ -1,5 +1,5 @@
 /**
- * `hpc-batch verify --stack <name>`: checks a deployed stack works (lib/verify.ts). The stack's
+ * `hpc-batch verify --stack <name>`: checks a deployed stack works (lib/node/verify.ts). The stack's
  * outputs come from `pulumi stack output --json --stack <name>` when the Pulumi CLI is installed,
  * or from `--outputs <file>` (that command's output saved to a file). Exit 0 when every check
  * passed, 1 when one failed, 2 on bad input.
@@ -7,14 +7,14 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import type { Command } from "commander";
-import type { BatchApplications } from "../../lib/armBatchApps";
-import type { BatchData } from "../../lib/batchData";
-import { DEFAULT_ARM_ENDPOINT } from "../../lib/credentials";
-import { InputError } from "../../lib/errors";
-import { isHttpsEndpoint } from "../../lib/naming";
-import { findProjectRoot } from "../../lib/projectRoot";
-import type { VerifyProgress, VerifyReport, VerifyTarget } from "../../lib/verify";
-import { EXIT_FAILED, type CommandContext } from "../main";
+import type { BatchApplications } from "../../lib/azure/armBatchApps";
+import type { BatchData } from "../../lib/azure/batchData";
+import { DEFAULT_ARM_ENDPOINT } from "../../lib/azure/credentials";
+import { InputError } from "../../lib/core/errors";
+import { isHttpsEndpoint } from "../../lib/core/naming";
+import { findProjectRoot } from "../../lib/core/projectRoot";
+import type { VerifyProgress, VerifyReport, VerifyTarget } from "../../lib/node/verify";
+import { EXIT_FAILED, type CommandContext } from "../context";
 
 /** The flags every command that acts on a deployed stack takes (verify, set-default). */
 export interface StackFlags {
@@ -69,10 +69,10 @@ export async function deployedStack(o: StackFlags): Promise<DeployedStack> {
   const batchEndpoint =
     o.batchEndpoint === undefined ? undefined : httpsUrl("--batch-endpoint", o.batchEndpoint);
   // Loaded here, not at start-up: `--help` needs none of the Azure SDKs (cli/main.ts).
-  const { batchCredential, targetFromOutputs } = await import("../../lib/verify");
-  const { armScope, ensureToken, resolveCredentials } = await import("../../lib/credentials");
-  const { BATCH_SCOPE, batchData } = await import("../../lib/batchData");
-  const { batchApplications } = await import("../../lib/armBatchApps");
+  const { batchCredential, targetFromOutputs } = await import("../../lib/node/verify");
+  const { armScope, ensureToken, resolveCredentials } = await import("../../lib/azure/credentials");
+  const { BATCH_SCOPE, batchData } = await import("../../lib/azure/batchData");
+  const { batchApplications } = await import("../../lib/azure/armBatchApps");
   const { outputs, source } = await readStackOutputs(o.stack, o.outputs);
   const target = targetFromOutputs(outputs, source);
   if (batchEndpoint) target.batchEndpoint = batchEndpoint;
@@ -156,8 +156,8 @@ async function progressPrinter(
   stream: NodeJS.WriteStream,
 ): Promise<VerifyProgress & { stop(): void }> {
   const { SingleBar } = await import("cli-progress");
-  const { formatDuration } = await import("../../lib/progress");
-  const { taskStateIndex } = await import("../../lib/verify");
+  const { formatDuration } = await import("../../lib/publish/progress");
+  const { taskStateIndex } = await import("../../lib/node/verify");
   const tty = stream.isTTY === true;
   let bar: InstanceType<typeof SingleBar> | undefined;
   let last = "";
@@ -194,8 +194,8 @@ async function progressPrinter(
 }
 
 async function renderVerdict(r: VerifyReport, roll: string): Promise<string> {
-  const { formatDuration } = await import("../../lib/progress");
-  const { describeRollout } = await import("../../lib/defaultVersion");
+  const { formatDuration } = await import("../../lib/publish/progress");
+  const { describeRollout } = await import("../../lib/publish/defaultVersion");
   const lines: string[] = [];
   const block = (title: string, text: string) => {
     lines.push(
@@ -244,7 +244,7 @@ export function register(program: Command, ctx: CommandContext): void {
           throw new InputError("--nodes", o.nodes, "must be a whole number from 1 to 1000");
         }
       }
-      const { parseDuration, verifyDeployment } = await import("../../lib/verify");
+      const { parseDuration, verifyDeployment } = await import("../../lib/node/verify");
       const timeoutMs = parseDuration("--timeout", o.timeout);
       const pollMs = parseDuration("--poll", o.poll);
       const { target, apps, batch } = await deployedStack(o);

@@ -1,6 +1,6 @@
 /**
  * Ctrl-C and kills, on real runs: the CLI runs as its own process (tests/support/cliProcess),
- * paused at a known point by its test hook (lib/interrupt.ts pausePoint), then signalled. A
+ * paused at a known point by its test hook (lib/core/interrupt.ts pausePoint), then signalled. A
  * SIGINT or SIGTERM ends it with one line and exit 130, leaving no partial file in out/, no
  * staging copy and no hpc-batch-* folder in the temp folder; what a SIGKILL leaves, the next run
  * removes. Waits are bounded loops on files; nothing depends on how long a step takes.

@@ -25,7 +25,7 @@ async function plan(args: string[]): Promise<CliResult> {
   return result!;
 }
 
-/** How the fixture stack's pool takes changes (lib/planRender poolUpdates). */
+/** How the fixture stack's pool takes changes (lib/plan/planRender poolUpdates). */
 const POOL_CHANGES =
   "in place (PATCH): application packages, scale, start task, tags; replaces the pool (deletes its nodes): " +
   "image and node agent, inter-node communication, mounts, network, node communication mode, node identity, " +
@@ -106,7 +106,7 @@ describe("hpc-batch plan on a fixture stack", () => {
       "hpc-batch",
       "review",
     ]);
-    // Stable order (lib/planRender stableOrder): after parent and dependencies, then type, name.
+    // Stable order (lib/plan/planRender stableOrder): after parent and dependencies, then type, name.
     const rows = doc.resources.map((r: Record<string, unknown>) => [
       r.type,
       r.name,

@@ -8,8 +8,8 @@ import {
   APPLICATION_ID_RULE,
   APPLICATION_VERSION_RULE,
   RESOURCE_GROUP_NAME_RULE,
-} from "../../lib/naming";
-import { buildPackage, type PackageInfo } from "../../lib/zip";
+} from "../../lib/core/naming";
+import { buildPackage, type PackageInfo } from "../../lib/package/zip";
 import { runCli } from "../helpers";
 import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
 import { startBatchStandIn } from "../support/batchStandIn";

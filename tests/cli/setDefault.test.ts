@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { APPLICATION_VERSION_RULE } from "../../lib/naming";
+import { APPLICATION_VERSION_RULE } from "../../lib/core/naming";
 import { runCli } from "../helpers";
 import { startAzurite, type Azurite } from "../support/azurite";
 import {

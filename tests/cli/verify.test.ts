@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TokenCredential } from "@azure/identity";
-import * as credentials from "../../lib/credentials";
+import * as credentials from "../../lib/azure/credentials";
 import { runCli } from "../helpers";
 import { startAzurite, type Azurite } from "../support/azurite";
 import { BatchScenario, startBatchStandIn } from "../support/batchStandIn";

@@ -15,8 +15,8 @@ import {
   updatePackageVersion,
   type PackageVersionInputs,
   type PackageVersionOutputs,
-} from "../../lib/appPackageProvider";
-import { InputErrors } from "../../lib/errors";
+} from "../../components/appPackageProvider";
+import { InputErrors } from "../../lib/core/errors";
 import { simulate, unwrap } from "../helpers";
 import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
 import { startArmBatchStandIn, type ArmBatchStandIn } from "../support/armBatchStandIn";

@@ -1,4 +1,4 @@
-import { roleAssignmentName } from "../../lib/naming";
+import { roleAssignmentName } from "../../lib/core/naming";
 import { simulate, unwrap, type Registration } from "../helpers";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { simulate, unwrap } from "../helpers";
 import { BatchPool } from "../../components/pool";
-import { InputError } from "../../lib/errors";
-import { InputErrors } from "../../lib/config";
+import { InputError } from "../../lib/core/errors";
+import { InputErrors } from "../../lib/core/config";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const IDENTITY_ID = `/subscriptions/${SUB}/resourceGroups/rg-hpc/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-bahpc01`;

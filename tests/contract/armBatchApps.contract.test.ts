@@ -1,5 +1,5 @@
 /**
- * The real client (lib/armBatchApps.ts) against the ARM stand-in, operation by operation, checked
+ * The real client (lib/azure/armBatchApps.ts) against the ARM stand-in, operation by operation, checked
  * against Azure's official examples (tests/fixtures/azure-rest-api-specs/batch-2025-06-01): each
  * request hpc-batch sends has the example's path, api-version and body shape, and each stand-in
  * answer has the example's shape.
@@ -9,8 +9,8 @@ import {
   batchApplications,
   type BatchApplications,
   type PackageVersionInfo,
-} from "../../lib/armBatchApps";
-import { staticTokenCredential } from "../../lib/credentials";
+} from "../../lib/azure/armBatchApps";
+import { staticTokenCredential } from "../../lib/azure/credentials";
 import { startArmBatchStandIn, type ArmBatchStandIn } from "../support/armBatchStandIn";
 import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
 import type { RecordedRequest } from "../support/httpsStandIn";

@@ -1,11 +1,11 @@
 /**
- * The pool's in-place change (lib/poolSettingsProvider.ts `patchPool`, operation Pool_Update)
+ * The pool's in-place change (components/poolSettingsProvider.ts `patchPool`, operation Pool_Update)
  * against the ARM pool stand-in, checked against Azure's official example
  * PoolUpdate_OtherProperties.json (tests/fixtures/azure-rest-api-specs/batch-2025-06-01): the
  * PATCH has the example's path, api-version and body shape, and the answer has the example's shape.
  */
-import { staticTokenCredential } from "../../lib/credentials";
-import { patchPool } from "../../lib/poolSettingsProvider";
+import { staticTokenCredential } from "../../lib/azure/credentials";
+import { patchPool } from "../../components/poolSettingsProvider";
 import { startArmPoolStandIn } from "../support/armPoolStandIn";
 import { fakeEntraToken } from "../support/azurite";
 import type { RecordedRequest } from "../support/httpsStandIn";

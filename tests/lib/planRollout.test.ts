@@ -1,4 +1,4 @@
-import { rolloutText } from "../../lib/planRender";
+import { rolloutText } from "../../lib/plan/planRender";
 
 const APP =
   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/ba/applications/ffmpeg";

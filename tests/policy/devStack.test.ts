@@ -2,15 +2,15 @@
  * A development stack configured like the shipped one passes the whole pack: the real program
  * (index.ts) runs under the simulated engine with the suite's fixture stack
  * (tests/fixtures/stacks/Pulumi.ci.yaml: autoscaled Spot pool, tags) and the stand-ins
- * `hpc-batch plan` uses (lib/plan.ts readStackConfig, lib/planState.ts), and `evaluatePolicies`
+ * `hpc-batch plan` uses (lib/plan/plan.ts readStackConfig, lib/plan/planState.ts), and `evaluatePolicies`
  * finds nothing, not even an advisory. The shipped Pulumi.dev.yaml is the team's to change;
  * `npm run plan` (CI) runs the same pack on it.
  */
 import { simulate } from "../helpers";
 import { FIXTURE_STACK, fixtureProject } from "../support/devStack";
-import { parseStackConfig } from "../../lib/config";
-import { readStackConfig } from "../../lib/plan";
-import { PlanState } from "../../lib/planState";
+import { parseStackConfig } from "../../lib/core/config";
+import { readStackConfig } from "../../lib/plan/plan";
+import { PlanState } from "../../lib/plan/planState";
 import { evaluatePolicies } from "../../policy/runner";
 
 const stackConfig = readStackConfig(fixtureProject(), FIXTURE_STACK);

@@ -2,7 +2,7 @@
  * Each policy of the pack: the compliant fixture of every type it checks passes, and each
  * mutation (one change to a compliant fixture) yields exactly the expected messages.
  */
-import { RETIRED_NODE_AGENTS } from "../../lib/config";
+import { RETIRED_NODE_AGENTS } from "../../lib/core/config";
 import * as policies from "../../policy/policies";
 import {
   POLICIES,

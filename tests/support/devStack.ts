@@ -1,7 +1,7 @@
 /**
  * The suite's stack as `hpc-batch plan` evaluates it: Pulumi.yaml defaults plus the fixture stack
- * tests/fixtures/stacks/Pulumi.ci.yaml (lib/plan readStackConfig), the real program (index.ts)
- * under the simulated engine, and the plan's stand-ins for what Azure computes (lib/planState).
+ * tests/fixtures/stacks/Pulumi.ci.yaml (lib/plan/plan readStackConfig), the real program (index.ts)
+ * under the simulated engine, and the plan's stand-ins for what Azure computes (lib/plan/planState).
  * Each call runs the program afresh in its own module registry, so a test can compare two runs,
  * or change a config value.
  *
@@ -13,11 +13,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as pulumiModule from "@pulumi/pulumi";
-import type * as configModule from "../../lib/config";
-import type * as planModule from "../../lib/plan";
-import type * as planStateModule from "../../lib/planState";
-import type * as simulateModule from "../../lib/simulate";
-import type { Registration } from "../../lib/simulate";
+import type * as configModule from "../../lib/core/config";
+import type * as planModule from "../../lib/plan/plan";
+import type * as planStateModule from "../../lib/plan/planState";
+import type * as simulateModule from "../../lib/plan/simulate";
+import type { Registration } from "../../lib/plan/simulate";
 
 export const ROOT = path.join(__dirname, "..", "..");
 
@@ -114,10 +114,10 @@ export async function simulateDevStack(opts: DevStackOptions = {}): Promise<DevS
   await isolate(async () => {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const pulumi = require("@pulumi/pulumi") as typeof pulumiModule;
-    const { parseStackConfig } = require("../../lib/config") as typeof configModule;
-    const { readStackConfig } = require("../../lib/plan") as typeof planModule;
-    const { PlanState } = require("../../lib/planState") as typeof planStateModule;
-    const { simulate } = require("../../lib/simulate") as typeof simulateModule;
+    const { parseStackConfig } = require("../../lib/core/config") as typeof configModule;
+    const { readStackConfig } = require("../../lib/plan/plan") as typeof planModule;
+    const { PlanState } = require("../../lib/plan/planState") as typeof planStateModule;
+    const { simulate } = require("../../lib/plan/simulate") as typeof simulateModule;
     const stackConfig = readStackConfig(fixtureProject(), FIXTURE_STACK);
     const all = { ...stackConfig.config, ...opts.config };
     const standIns = new PlanState(parseStackConfig(all).location);

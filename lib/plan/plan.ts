@@ -1,0 +1,448 @@
+/**
+ * `hpc-batch plan`: what `pulumi up` would deploy, computed offline. It validates the stack's
+ * config first (a bad key fails before anything else runs or is written), evaluates the real
+ * program with the engine simulated in-process (lib/plan/simulate) and provider-computed values stood
+ * in (lib/plan/planState), builds the application package as `hpc-batch package` does, runs the
+ * policy pack, and writes `plan.json` and `plan.md` (lib/plan/planRender).
+ *
+ * Needs no Pulumi CLI, no cloud credentials and no network: pulumi/pulumi#12289 (preview without
+ * credentials) is still open, and a fork's pull request has no secrets anyway.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+import { checkStackFileKeys, parseStackConfig, type StackSettings } from "../core/config";
+import { InputError } from "../core/errors";
+import { diffPlans, type PlanDiff } from "./planDiff";
+import { PlanState, STAND_IN_SUBSCRIPTION } from "./planState";
+import {
+  assertNoSecrets,
+  PLAN_FORMAT,
+  planResource,
+  PlanDocument,
+  PlanOutput,
+  PlanPackage,
+  PlanPolicies,
+  PlanViolation,
+  redact,
+  rolloutText,
+  renderJson,
+  renderMarkdown,
+  SECRET,
+  STAND_IN_NOTE,
+  stableOrder,
+} from "./planRender";
+import { simulate, type Registration, type Simulation } from "./simulate";
+import { stageFolder } from "../package/stage";
+import {
+  DEFAULT_VERSION_FIELD,
+  resolveApplicationVersion,
+  withOneHistoryRead,
+  type ResolvedVersion,
+} from "../package/version";
+import { buildPackage } from "../package/zip";
+
+/** The policy pack's offline runner (policy/runner.ts), injected by the CLI. */
+export type PolicyRunner = (
+  resources: Registration[],
+  opts: { stack: string },
+) => { violations: PlanViolation[] };
+
+/** The stand-in value given to a `secure:` config value (the plan cannot decrypt it). */
+export const SECURE_CONFIG_STAND_IN = "plan-stand-in-secret-value";
+
+export interface StackConfig {
+  project: string;
+  /** Full keys (`hpc-batch:pool`) to values: Pulumi.yaml defaults, then the stack's values. */
+  config: Record<string, unknown>;
+  /** Keys whose stack value is `secure:` (encrypted). */
+  secretKeys: string[];
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new InputError(
+      path.basename(file),
+      "(file)",
+      `must be valid YAML: ${(err as Error).message}`,
+    );
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new InputError(path.basename(file), doc, "must be a YAML mapping");
+  }
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * Reads Pulumi.yaml and Pulumi.<stack>.yaml as the Pulumi CLI does for config: a project key
+ * without a namespace belongs to the project; a declared key's `default` applies unless the stack
+ * sets the key; a `secure:` stack value is a secret (stood in: the plan cannot decrypt it).
+ */
+export function readStackConfig(root: string, stack: string): StackConfig {
+  const projectFile = path.join(root, "Pulumi.yaml");
+  if (!fs.existsSync(projectFile)) {
+    throw new InputError("project", root, "must be a folder holding Pulumi.yaml");
+  }
+  const project = readYaml(projectFile);
+  const name = project.name;
+  if (typeof name !== "string" || name === "") {
+    throw new InputError("Pulumi.yaml name", name, "must be the project's name");
+  }
+  const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack) || !fs.existsSync(stackFile)) {
+    throw new InputError(
+      "--stack",
+      stack,
+      `must name a stack with a Pulumi.${stack}.yaml in ${root}`,
+    );
+  }
+  const full = (k: string) => (k.includes(":") ? k : `${name}:${k}`);
+  const config: Record<string, unknown> = {};
+  for (const [k, decl] of Object.entries((project.config ?? {}) as Record<string, unknown>)) {
+    const isDeclaration =
+      decl !== null &&
+      typeof decl === "object" &&
+      !Array.isArray(decl) &&
+      ("type" in decl || "default" in decl || "description" in decl);
+    if (!isDeclaration) config[full(k)] = decl;
+    else if ("default" in (decl as object))
+      config[full(k)] = (decl as { default: unknown }).default;
+  }
+  const secretKeys: string[] = [];
+  const stackDoc = readYaml(stackFile);
+  // `configs:` instead of `config:` would drop every setting silently (the CLI ignores it).
+  checkStackFileKeys(stackDoc, `Pulumi.${stack}.yaml`);
+  for (const [k, v] of Object.entries((stackDoc.config ?? {}) as Record<string, unknown>)) {
+    const secure =
+      v !== null &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      Object.keys(v).length === 1 &&
+      "secure" in v;
+    config[full(k)] = secure ? SECURE_CONFIG_STAND_IN : v;
+    if (secure) secretKeys.push(full(k));
+  }
+  return { project: name, config, secretKeys: secretKeys.sort() };
+}
+
+/** The folder holding hpc-batch's package.json, from this module's location (lib/ or dist/lib/). */
+export function packageRoot(from: string = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, "package.json");
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, "utf8")).name === "hpc-batch")
+      return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no hpc-batch package.json above ${from}`);
+  }
+}
+
+/** The program to evaluate: the compiled `dist/index.js` when running compiled, else `index.ts`. */
+export function defaultProgram(root: string): string {
+  return __filename.endsWith(".ts")
+    ? path.join(root, "index.ts")
+    : path.join(root, "dist", "index.js");
+}
+
+export interface PlanOptions {
+  /** Folder with Pulumi.yaml and the stack files. Defaults to the package root. */
+  root?: string;
+  stack: string;
+  /** Where plan.json and plan.md go. */
+  outDir: string;
+  /** The Pulumi program. Defaults to hpc-batch's own (`defaultProgram(packageRoot())`). */
+  program?: string;
+  /** The policy pack's runner; without one the plan says the policies did not run. */
+  policies?: PolicyRunner;
+  /** Why there is no policy runner (shown in the plan). */
+  policiesNote?: string;
+  /** A base plan (`--against`): the renderings then lead with what changes against it. */
+  against?: PlanDocument;
+}
+
+export interface PlanResult {
+  doc: PlanDocument;
+  markdown: string;
+  json: string;
+  files: { json: string; markdown: string };
+  /** Milliseconds per phase, in order. */
+  timings: [string, number][];
+  /** How many mandatory policy violations there are (the plan is written all the same). */
+  mandatoryViolations: number;
+  /** The changes against `against`, when given. */
+  diff?: PlanDiff;
+}
+
+/** Resolves a program export to a plain value, noting whether it is secret. */
+async function resolveExport(v: unknown): Promise<{ value: unknown; secret: boolean }> {
+  const out: pulumi.Output<unknown> = pulumi.output(v);
+  // `promise()` (internal to @pulumi/pulumi, what `apply` builds on) also rejects when the value
+  // failed, where `apply` would never call back.
+  const internal = out as unknown as { promise(withUnknowns?: boolean): Promise<unknown> };
+  const [value, secret] = await Promise.all([internal.promise(), pulumi.isSecret(out)]);
+  return { value, secret };
+}
+
+/**
+ * Runs the program under the simulated engine; a failure anywhere in it (a constructor that
+ * throws, an apply or an invoke that fails, which Pulumi reports as unhandled rejections) becomes
+ * one error naming the first cause, instead of a crash.
+ */
+async function evaluateProgram(
+  program: string,
+  root: string,
+  sim: Simulation,
+  state: PlanState,
+): Promise<Record<string, { value: unknown; secret: boolean }>> {
+  const failures: unknown[] = [];
+  const onRejection = (err: unknown) => failures.push(err);
+  process.on("unhandledRejection", onRejection);
+  const outputs: Record<string, { value: unknown; secret: boolean }> = {};
+  // Pulumi runs a program in its project folder; relative paths in config (the package folder)
+  // mean the same here.
+  const cwd = process.cwd();
+  process.chdir(root);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require(program) as unknown;
+    // An async program (`export = async () => outputs`, as index.ts) is run as Pulumi runs it.
+    const programExports = (
+      typeof loaded === "function" ? await (loaded as () => Promise<unknown>)() : loaded
+    ) as Record<string, unknown>;
+    await sim.settle();
+    for (const [k, v] of Object.entries(programExports)) {
+      if (typeof v !== "function") outputs[k] = await resolveExport(v);
+    }
+    await sim.settle();
+  } catch (err) {
+    failures.push(err);
+  } finally {
+    process.chdir(cwd);
+  }
+  // After a failure the engine may still reject promises it chained to it: keep swallowing those
+  // (the first cause is reported below) rather than let them crash the process.
+  if (failures.length === 0 && state.errors.length === 0) {
+    process.off("unhandledRejection", onRejection);
+  }
+  // Stand-in failures first: they name what the plan lacks, the others only their symptoms.
+  const first = state.errors[0] ?? failures[0];
+  if (first instanceof InputError) throw first;
+  if (first !== undefined) {
+    throw new Error(
+      `the program failed under the simulated engine: ${(first as Error).message ?? String(first)}`,
+    );
+  }
+  return outputs;
+}
+
+/** The version a plan shows when the history cannot give one (a shallow clone, no git). */
+export const UNVERSIONED = "0.0.0-unversioned";
+
+/**
+ * The package version as a deployment would compute it. Where the history cannot give one (a
+ * shallow CI clone without the release tag, no git), a deployment refuses; a plan is a preview,
+ * so it goes on with `UNVERSIONED` and says why, instead of failing a pull request's check.
+ */
+async function resolvePlanVersion(
+  folder: string,
+  configured: string | undefined,
+): Promise<ResolvedVersion & { fallback?: string }> {
+  try {
+    return await resolveApplicationVersion({ folder, configured });
+  } catch (err) {
+    if (!(err instanceof InputError) || err.field !== DEFAULT_VERSION_FIELD) throw err;
+    return {
+      version: UNVERSIONED,
+      source: "git",
+      tag: null,
+      commits: 0,
+      dirty: false,
+      fallback: err.rule,
+    };
+  }
+}
+
+/** Runs the plan; see the module comment. Throws InputError for bad config, before any work. */
+export function runPlan(opts: PlanOptions): Promise<PlanResult> {
+  // The plan's package and the program both resolve the version: one git read serves both.
+  return withOneHistoryRead(() => plan(opts));
+}
+
+async function plan(opts: PlanOptions): Promise<PlanResult> {
+  const root = opts.root ?? packageRoot();
+  const timings: [string, number][] = [];
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const t = performance.now();
+    timings.push([name, t - mark]);
+    mark = t;
+  };
+
+  // 1. Config: read and validate before anything else.
+  const stackConfig = readStackConfig(root, opts.stack);
+  const settings: StackSettings = parseStackConfig(stackConfig.config, {
+    secretKeys: stackConfig.secretKeys,
+  });
+  phase("config");
+
+  // 2. The application package, before the program so that its problems surface as themselves:
+  //    staged (`hpc-batch stage`, idempotent) and built as `hpc-batch package` and the program
+  //    build it, into the same `out/` (the program then reuses the zip): its sha256 is the one a
+  //    deployment publishes.
+  const app = settings.application;
+  const folder = path.resolve(root, app.folder);
+  const folderField = "hpc-batch:applicationFolder";
+  const staged = await stageFolder({ folder, resolveFrom: [folder, root], folderField });
+  const resolved = await resolvePlanVersion(folder, app.version);
+  const built = await buildPackage({
+    folder,
+    outDir: path.join(root, "out"),
+    applicationId: app.id,
+    version: resolved.version,
+    folderField,
+  });
+  const pkg: PlanPackage = {
+    applicationId: built.applicationId,
+    version: built.version,
+    versionSource: versionSource(resolved),
+    file: path.basename(built.path),
+    sha256: built.sha256,
+    bytes: built.bytes,
+    files: built.files,
+    staged: staged.map((f) => ({ to: f.to, from: f.from })),
+  };
+  phase("package");
+
+  // 3. The program, simulated with stand-ins.
+  const state = new PlanState(settings.location);
+  const sim = simulate({
+    project: stackConfig.project,
+    stack: opts.stack,
+    // A version the plan had to stand in for (no history here) reaches the program as config.
+    config: resolved.fallback
+      ? { ...stackConfig.config, [DEFAULT_VERSION_FIELD]: resolved.version }
+      : stackConfig.config,
+    secretKeys: stackConfig.secretKeys,
+    id: (r) => state.id(r),
+    state: (r) => state.state(r),
+    call: (inv) => state.call(inv),
+    // The plan never uses a dynamic provider's code; serializing it only costs time.
+    serializeDynamicProviders: false,
+  });
+  const program = opts.program ?? defaultProgram(packageRoot());
+  const outputs = await evaluateProgram(program, root, sim, state);
+  pkg.rollout = rolloutText(sim.registrations);
+  phase("program");
+
+  // 4. Policies.
+  let policies: PlanPolicies;
+  if (opts.policies) {
+    const { violations } = opts.policies(sim.registrations, { stack: opts.stack });
+    policies = {
+      ran: true,
+      violations: violations.map((v) => ({
+        policy: v.policy,
+        level: v.level,
+        urn: v.urn,
+        message: v.message,
+      })),
+    };
+  } else {
+    policies = { ran: false, note: opts.policiesNote ?? "no policy pack", violations: [] };
+  }
+  phase("policies");
+
+  // 5. The documents.
+  const standInValues = state.values();
+  const planOutputs: Record<string, PlanOutput> = {};
+  for (const [k, o] of Object.entries(outputs)) {
+    const text = JSON.stringify(o.value) ?? "";
+    planOutputs[k] = {
+      value: o.secret ? SECRET : redact(o.value, k),
+      secret: o.secret,
+      standIn: standInValues.some((s) => text.includes(s)),
+    };
+  }
+  const config: Record<string, unknown> = {};
+  for (const k of Object.keys(stackConfig.config).sort()) {
+    config[k] = stackConfig.secretKeys.includes(k) ? SECRET : redact(stackConfig.config[k], k);
+  }
+  const doc: PlanDocument = {
+    format: PLAN_FORMAT,
+    project: stackConfig.project,
+    stack: opts.stack,
+    config,
+    resources: stableOrder(sim.registrations).map((r) => {
+      const res = planResource(r, state.of(r.type, r.name), (id) => state.describe(id));
+      return { ...res, inputs: withinProject(res.inputs, root) as Record<string, unknown> };
+    }),
+    outputs: planOutputs,
+    package: pkg,
+    policies,
+    standIns: { subscriptionId: STAND_IN_SUBSCRIPTION, note: STAND_IN_NOTE },
+  };
+  const diff = opts.against ? diffPlans(opts.against, doc) : undefined;
+  const json = renderJson(doc);
+  const markdown = renderMarkdown(doc, diff);
+  const secrets = [
+    SECURE_CONFIG_STAND_IN,
+    ...Object.values(outputs)
+      .filter((o) => o.secret)
+      .flatMap((o) => secretStrings(o.value)),
+    ...sim.registrations.flatMap((r) => r.secretInputs.flatMap((k) => secretStrings(r.inputs[k]))),
+  ];
+  assertNoSecrets(json, secrets);
+  assertNoSecrets(markdown, secrets);
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const files = {
+    json: path.join(opts.outDir, "plan.json"),
+    markdown: path.join(opts.outDir, "plan.md"),
+  };
+  fs.writeFileSync(files.json, json);
+  fs.writeFileSync(files.markdown, markdown);
+  phase("write");
+
+  const mandatoryViolations = policies.violations.filter((v) => v.level === "mandatory").length;
+  return { doc, json, markdown, files, timings, mandatoryViolations, ...(diff ? { diff } : {}) };
+}
+
+/**
+ * Paths inside the project as project-relative POSIX paths (the package zip's `packagePath`), so
+ * the same commit plans to the same bytes in any checkout.
+ */
+export function withinProject(value: unknown, root: string): unknown {
+  if (typeof value === "string") {
+    const rel = path.relative(root, value);
+    return path.isAbsolute(value) && !rel.startsWith("..") && !path.isAbsolute(rel)
+      ? rel.split(path.sep).join("/")
+      : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => withinProject(v, root));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = withinProject(v, root);
+    return out;
+  }
+  return value;
+}
+
+/** The strings inside a secret value (what must never reach a rendering). */
+function secretStrings(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  if (typeof v === "number") return [String(v)];
+  if (Array.isArray(v)) return v.flatMap(secretStrings);
+  if (v && typeof v === "object") return Object.values(v).flatMap(secretStrings);
+  return [];
+}
+
+/** Where the package version came from, for the plan. */
+export function versionSource(v: ResolvedVersion & { fallback?: string }): string {
+  if (v.fallback)
+    return `not computable here, shown as ${UNVERSIONED}: ${DEFAULT_VERSION_FIELD} ${v.fallback}`;
+  if (v.source === "config") return "stack config";
+  const since = v.tag ? `since ${v.tag}` : "and no release tag yet";
+  return `computed from git: ${v.commits} commit(s) ${since}${v.dirty ? ", uncommitted changes not counted" : ""}`;
+}
