@@ -27,9 +27,7 @@ import {
   roleAssignmentName,
   type NameScope,
 } from "./lib/core/naming";
-import { stageFolder } from "./lib/package/stage";
-import { resolveApplicationVersion } from "./lib/package/version";
-import { buildPackage } from "./lib/package/zip";
+import { preparePackage } from "./lib/package/prepare";
 
 // An async program (Pulumi awaits it and takes its result as the stack outputs) so that the
 // package is staged, versioned and built, its folder checked, before any resource is registered:
@@ -55,18 +53,12 @@ export = async () => {
   // The application package: stage the binaries (idempotent), pick the version (config, else
   // the conventional commits since the last app-v* tag), build the reproducible zip.
   const app = settings.application;
-  const folderField = "hpc-batch:applicationFolder";
-  await stageFolder({ folder: app.folder, folderField });
-  const { version } = await resolveApplicationVersion({
+  const { built: builtPackage } = await preparePackage({
     folder: app.folder,
-    configured: app.version,
-  });
-  const builtPackage = await buildPackage({
-    folder: app.folder,
-    outDir: "out",
+    folderField: "hpc-batch:applicationFolder",
+    version: app.version,
     applicationId: app.id,
-    version,
-    folderField,
+    outDir: "out",
   });
 
   const tags = { ...settings.tags, ...baseTags(project, stack) };
@@ -107,7 +99,7 @@ export = async () => {
   // Whoever runs `pulumi up` uploads the package with an Entra token: managed-identity auto-storage
   // hands out storageUrls without a SAS. A person (User, the default) or a pipeline identity
   // (ServicePrincipal; its ABAC condition lets it grant itself this one role, see
-  // components/pipelineIdentity.ts): Azure refuses a principalType that does not match.
+  // components/pipelineIdentity/): Azure refuses a principalType that does not match.
   // The pipeline's identity when config names it (stable across runners), else the runner.
   const deployer = settings.deployerObjectId ?? client.objectId;
   const deployerBlobAccess = new authorization.RoleAssignment(

@@ -13,14 +13,11 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
-import {
-  BUILT_IN_ROLES,
-  PipelineIdentity,
-  type AzureDevOpsConnection,
-} from "../components/pipelineIdentity";
+import { PipelineIdentity, type AzureDevOpsConnection } from "../components/pipelineIdentity";
 import { validatePrincipalType } from "../lib/core/config";
 import { InputError } from "../lib/core/errors";
 import { GUID_RE, roleAssignmentName } from "../lib/core/naming";
+import { BUILT_IN_ROLES } from "../lib/core/roles";
 
 const config = new pulumi.Config();
 const ns = pulumi.getProject();

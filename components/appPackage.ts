@@ -5,9 +5,10 @@ import {
   type PackageVersionInputs,
   type PackageVersionOutputs,
 } from "./appPackageProvider";
-import { checkKnown } from "../lib/core/config";
+import { checkKnown } from "../lib/core/validate";
 import { DEFAULT_ARM_ENDPOINT } from "../lib/azure/credentials";
 import { InputError, throwIfAny } from "../lib/core/errors";
+import { PACKAGE_FILE_RULE, packageFileFailures, type PackageFile } from "../lib/core/packageFile";
 import {
   batchApplicationResourceId,
   isHttpsEndpoint,
@@ -16,17 +17,11 @@ import {
 } from "../lib/core/naming";
 import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/core/retention";
 
-/** The zip to publish. `PackageInfo` from lib/package/zip (`buildPackage`) fits as is. */
-export interface ApplicationPackageFile {
-  /** Path of the zip on the machine running Pulumi. */
-  path: string;
-  /** Hex sha256 of the zip: what decides whether anything is published. */
-  sha256: string;
-  /** Size of the zip in bytes. */
-  bytes: number;
-  /** The version the zip was built for; checked against `version` when present. */
-  version?: string;
-}
+/**
+ * The zip to publish (path, sha256, bytes; `version`, when present, checked against the version
+ * published): `PackageInfo` from `buildPackage` fits as is. Its own name stays for existing callers.
+ */
+export type ApplicationPackageFile = PackageFile;
 
 export interface ApplicationPackageArgs {
   /** Subscription of the Batch account. Required. */
@@ -201,30 +196,11 @@ export function validateArmEndpoint(field: string, value: unknown): string {
 
 /** A package file description whose known fields are well formed. */
 export function validatePackageFile(field: string, value: unknown): unknown {
-  const p = value as Partial<ApplicationPackageFile> | null;
+  if (typeof value !== "object" || value === null) {
+    throw new InputError(field, value, PACKAGE_FILE_RULE);
+  }
   const known = (v: unknown) => v !== undefined && !pulumi.Output.isInstance(v);
-  if (typeof p !== "object" || p === null) {
-    throw new InputError(
-      field,
-      value,
-      "must be { path, sha256, bytes } (the result of buildPackage)",
-    );
-  }
-  if (known(p.path) && (typeof p.path !== "string" || p.path === "")) {
-    throw new InputError(`${field}.path`, p.path, "must be the path of the zip");
-  }
-  if (known(p.sha256) && (typeof p.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(p.sha256))) {
-    throw new InputError(`${field}.sha256`, p.sha256, "must be 64 lowercase hex characters");
-  }
-  if (
-    known(p.bytes) &&
-    (typeof p.bytes !== "number" || !Number.isInteger(p.bytes) || p.bytes <= 0)
-  ) {
-    throw new InputError(
-      `${field}.bytes`,
-      p.bytes,
-      "must be the zip's size in bytes (a positive whole number)",
-    );
-  }
+  const [first] = packageFileFailures(value, known);
+  if (first) throw new InputError(`${field}.${first.field}`, first.value, first.rule);
   return value;
 }

@@ -31,9 +31,15 @@ import {
   publishPackage,
   type PublishOptions,
 } from "../lib/publish/publish";
-import { ID_RE, VERSION_RE } from "../lib/core/naming";
+import {
+  APPLICATION_ID_RULE,
+  APPLICATION_VERSION_RULE,
+  ID_RE,
+  VERSION_RE,
+} from "../lib/core/naming";
+import { packageFileFailures, type PackageFileField } from "../lib/core/packageFile";
 import { PROMOTE_RULE, PROMOTE_VALUES, type Promote } from "../lib/core/promote";
-import { MAX_RETAIN_VERSIONS } from "../lib/core/retention";
+import { MAX_RETAIN_VERSIONS, RETAIN_VERSIONS_RULE } from "../lib/core/retention";
 
 /** What the resource takes (flattened component args, defaults applied). */
 export interface PackageVersionInputs {
@@ -97,7 +103,20 @@ export const UPDATE_PROPERTIES = [
  */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-const SHA_RE = /^[0-9a-f]{64}$/;
+/**
+ * A rule as a failure line gives it: without its closing explanation in parentheses (Pulumi lists
+ * a resource's failures together, each against its property).
+ */
+function shortRule(rule: string): string {
+  return rule.replace(/ \([^()]*\)$/, "");
+}
+
+/** The zip's fields as the resource names them. */
+const PACKAGE_PROPERTIES: Record<PackageFileField, keyof PackageVersionInputs> = {
+  sha256: "sha256",
+  bytes: "bytes",
+  path: "packagePath",
+};
 
 /** Checks resolved inputs; Pulumi shows each failure against its property (also in preview). */
 export function checkPackageVersionInputs(
@@ -109,22 +128,21 @@ export function checkPackageVersionInputs(
     if (known(property)) failures.push({ property, reason });
   };
   if (typeof news.applicationId !== "string" || !ID_RE.test(news.applicationId)) {
-    fail("applicationId", "must be 1 to 64 letters, digits, '-' or '_'");
+    fail("applicationId", APPLICATION_ID_RULE);
   }
   if (typeof news.version !== "string" || !VERSION_RE.test(news.version)) {
-    fail(
-      "version",
-      "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' (no '+')",
-    );
+    fail("version", `${shortRule(APPLICATION_VERSION_RULE)} (no '+')`);
   }
-  if (typeof news.sha256 !== "string" || !SHA_RE.test(news.sha256)) {
-    fail("sha256", "must be 64 lowercase hex characters (PackageInfo.sha256)");
-  }
-  if (typeof news.bytes !== "number" || !Number.isInteger(news.bytes) || news.bytes <= 0) {
-    fail("bytes", "must be the zip's size in bytes (PackageInfo.bytes)");
-  }
-  if (typeof news.packagePath !== "string" || news.packagePath === "") {
-    fail("packagePath", "must be the path of the zip (PackageInfo.path)");
+  // The zip's fields by the component's rules, each naming the PackageInfo field it comes from.
+  const zipFailures = packageFileFailures(
+    { path: news.packagePath, sha256: news.sha256, bytes: news.bytes },
+    (value) => value !== UNKNOWN,
+  );
+  for (const field of ["sha256", "bytes", "path"] as const) {
+    const failure = zipFailures.find((f) => f.field === field);
+    if (failure) {
+      fail(PACKAGE_PROPERTIES[field], `${shortRule(failure.rule)} (PackageInfo.${field})`);
+    }
   }
   if (!PROMOTE_VALUES.includes(news.promote as Promote)) {
     fail("promote", PROMOTE_RULE);
@@ -138,7 +156,7 @@ export function checkPackageVersionInputs(
     news.retainVersions < 1 ||
     news.retainVersions > MAX_RETAIN_VERSIONS
   ) {
-    fail("retainVersions", `must be a whole number from 1 to ${MAX_RETAIN_VERSIONS}`);
+    fail("retainVersions", shortRule(RETAIN_VERSIONS_RULE));
   }
   if (
     news.packageVersion !== undefined &&

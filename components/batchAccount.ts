@@ -2,17 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as batch from "@pulumi/azure-native/batch";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
-import { InputError } from "../lib/core/errors";
-import {
-  checkKnown,
-  throwIfAny,
-  validatePublicNetworkAccess,
-  type PublicNetworkAccess,
-} from "../lib/core/config";
+import { InputError, throwIfAny } from "../lib/core/errors";
+import { validatePublicNetworkAccess, type PublicNetworkAccess } from "../lib/core/config";
+import { checkKnown } from "../lib/core/validate";
 import { roleAssignmentName, validateBatchAccountName } from "../lib/core/naming";
+import { BUILT_IN_ROLES } from "../lib/core/roles";
 
 /** Built-in role "Storage Blob Data Contributor" (read, write and delete blobs and containers). */
-export const STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+export const STORAGE_BLOB_DATA_CONTRIBUTOR = BUILT_IN_ROLES.storageBlobDataContributor;
 
 const STORAGE_ACCOUNT_ID_RE =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i;

@@ -1,6 +1,9 @@
 /**
- * hpc-batch's Pulumi components: the package entry point (package.json `main`), so another Pulumi
- * project can depend on hpc-batch and compose them itself. One export block per component file.
+ * hpc-batch's public surface (package.json `exports["."]`): the components, their argument types,
+ * the constants a caller passes back into them, and `buildPackage`/`preparePackage`, the
+ * documented ways to build the zip `ApplicationPackage` publishes. Anything else (validators, the
+ * permission model's helpers, the providers) is internal and may change without notice;
+ * docs/components.md lists this surface and tests/components/entrypoint.test.ts holds it.
  */
 export { StorageAccount, STORAGE_SKUS } from "./storageAccount";
 export type { StorageAccountArgs, StorageSku } from "./storageAccount";
@@ -22,20 +25,24 @@ export type {
   PoolStartTaskArgs,
 } from "./pool";
 
-export { ApplicationPackage, validateArmEndpoint, validatePackageFile } from "./appPackage";
+export { ApplicationPackage } from "./appPackage";
 export type { ApplicationPackageArgs, ApplicationPackageFile } from "./appPackage";
 
-export {
-  PipelineIdentity,
-  BUILT_IN_ROLES,
-  DEPLOYER_PERMISSIONS,
-  GITHUB_ISSUER,
-  TOKEN_EXCHANGE_AUDIENCE,
-  delegationCondition,
-  deployerRoleGuid,
-} from "./pipelineIdentity";
+export { PipelineIdentity } from "./pipelineIdentity";
 export type {
   PipelineIdentityArgs,
   PipelineAccess,
   AzureDevOpsConnection,
 } from "./pipelineIdentity";
+
+// Role definition ids, e.g. for PipelineIdentityArgs.delegatableRoleIds.
+export { BUILT_IN_ROLES } from "../lib/core/roles";
+
+// The package ApplicationPackage publishes: a reproducible zip of a folder (buildPackage), or the
+// whole way the hpc-batch stack takes (stage the files stage.json declares, version, build).
+export { buildPackage } from "../lib/package/zip";
+export type { BuildPackageOptions, PackageProgress } from "../lib/package/zip";
+export type { PackageLimits } from "../lib/package/packageFolder";
+export type { PackageInfo } from "../lib/core/packageFile";
+export { preparePackage } from "../lib/package/prepare";
+export type { PreparePackageOptions, PreparedPackage } from "../lib/package/prepare";

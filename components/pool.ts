@@ -1,15 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as batch from "@pulumi/azure-native/batch";
-import {
-  checkKnown,
-  checkPoolSpec,
-  DEFAULT_NODE_AGENT_SKU_ID,
-  isKnownValue,
-  throwIfAny,
-} from "../lib/core/config";
+import { checkPoolSpec, DEFAULT_NODE_AGENT_SKU_ID } from "../lib/core/poolRules";
+import { checkKnown, isKnownValue } from "../lib/core/validate";
 import { DEFAULT_ARM_ENDPOINT } from "../lib/azure/credentials";
 import { validateArmEndpoint } from "./appPackage";
-import { InputError } from "../lib/core/errors";
+import { InputError, throwIfAny } from "../lib/core/errors";
 import { validatePoolName } from "../lib/core/naming";
 import {
   poolSettingsProvider,

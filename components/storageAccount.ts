@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as storage from "@pulumi/azure-native/storage";
-import { InputError } from "../lib/core/errors";
-import { checkKnown, throwIfAny } from "../lib/core/config";
+import { InputError, throwIfAny } from "../lib/core/errors";
+import { checkKnown } from "../lib/core/validate";
 import { validateStorageAccountName } from "../lib/core/naming";
 
 /** Standard redundancy SKUs a StorageV2 account can use for block blobs. */

@@ -6,7 +6,8 @@
  * (the tests, `hpc-batch plan`) imports `./policies` or `./runner`, which start nothing.
  */
 import { PolicyPack } from "@pulumi/policy";
-import { POLICIES, toResourceValidationPolicy } from "./policies";
+import { toResourceValidationPolicy } from "./crossGuard";
+import { POLICIES } from "./policies";
 
 new PolicyPack("hpc-batch", {
   description:

@@ -11,16 +11,11 @@
  */
 import type { Registration } from "../lib/plan/simulate";
 import { InputError } from "../lib/core/errors";
-import {
-  POLICIES,
-  baseType,
-  reportedLevel,
-  resolvePolicyConfig,
-  type Level,
-  type PolicyPackConfig,
-} from "./policies";
+import { reportedLevel, resolvePolicyConfig, type PolicyPackConfig } from "./config";
+import { baseType, type Level } from "./framework";
+import { POLICIES } from "./policies";
 
-export type { PolicyPackConfig } from "./policies";
+export type { PolicyPackConfig } from "./config";
 
 export interface PolicyViolation {
   /** The policy's name, e.g. `storage-https-only`. */

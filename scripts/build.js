@@ -104,4 +104,27 @@ if (!ENTRY_POINTS.every((f) => fs.existsSync(path.join(root, f)))) {
   fs.rmSync(path.join(root, "dist", ".tsbuildinfo"), { force: true });
   tsc();
 }
+pruneStale();
 fs.writeFileSync(STAMP, current);
+
+/**
+ * Removes outputs whose source is gone (a moved or deleted .ts): tsc never deletes them, and a
+ * stale `dist/components/x.js` would shadow a new `components/x/index.ts` for `require` and ship
+ * in `npm pack`.
+ */
+function pruneStale() {
+  const dist = path.join(root, "dist");
+  const walk = (rel) => {
+    for (const e of fs.readdirSync(path.join(dist, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        walk(p);
+        if (fs.readdirSync(path.join(dist, p)).length === 0) fs.rmdirSync(path.join(dist, p));
+        continue;
+      }
+      const m = /^(.*)\.(?:js|d\.ts|js\.map|d\.ts\.map)$/.exec(p);
+      if (m && !fs.existsSync(path.join(root, `${m[1]}.ts`))) fs.rmSync(path.join(dist, p));
+    }
+  };
+  walk("");
+}

@@ -5,7 +5,7 @@
  * re-run, different for a different scope, so a re-run updates instead of duplicating.
  */
 import { roleAssignmentName } from "../lib/core/naming";
-import { BLOB_DATA_ROLES, PRIVILEGED_ROLES } from "../policy/policies";
+import { BLOB_DATA_ROLES, PRIVILEGED_ROLES } from "../policy/rules/roleAssignment";
 import { evaluatePolicies } from "../policy/runner";
 import type { Registration } from "./helpers";
 import { FIXTURE_STACK, simulateDevStack, type DevStackRun } from "./support/devStack";

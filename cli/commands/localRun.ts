@@ -134,21 +134,25 @@ export function register(program: Command, ctx: CommandContext): void {
       );
       try {
         if (o.zip === undefined) {
-          const { stageFolder } = await import("../../lib/package/stage");
-          const { buildPackage } = await import("../../lib/package/zip");
+          const { preparePackage } = await import("../../lib/package/prepare");
           let root: string | undefined;
           try {
             root = findProjectRoot(process.cwd());
           } catch {
             root = undefined; // a folder given explicitly, outside any project
           }
-          const resolveFrom = [folder, root ?? process.cwd()];
           // From a folder: staged first (idempotent), as `plan` and the stack do, so a fresh
-          // clone runs the real ffmpeg rather than failing on a missing binary.
-          await stageFolder({ folder, resolveFrom });
-          zipPath = (
-            await buildPackage({ folder, outDir: tmp, applicationId, version, resolveFrom })
-          ).path;
+          // clone runs the real ffmpeg rather than failing on a missing binary. The version is
+          // the one resolved above, before the node folder existed.
+          const { built } = await preparePackage({
+            folder,
+            resolveFrom: [folder, root ?? process.cwd()],
+            version,
+            versionField: "--version",
+            applicationId,
+            outDir: tmp,
+          });
+          zipPath = built.path;
         }
         const result = await runOnLocalNode({
           zipPath: zipPath ?? (o.zip as string),

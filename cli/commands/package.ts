@@ -9,7 +9,6 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import { CONFIG_DEFAULTS } from "../../lib/core/config";
 import { InputError } from "../../lib/core/errors";
-import { pausePoint } from "../../lib/core/interrupt";
 import { validateApplicationId, validateApplicationVersion } from "../../lib/core/naming";
 import { findProjectRoot, projectPath } from "../../lib/core/projectRoot";
 import type { CommandContext } from "../context";
@@ -61,28 +60,26 @@ export function register(program: Command, ctx: CommandContext): void {
           : path.join(root, DEFAULT_OUT_DIR);
       // As typed, or relative to the working directory when defaulted.
       const shown = flags.folder ?? (path.relative(process.cwd(), folder) || ".");
-      const { resolveApplicationVersion } = await import("../../lib/package/version");
-      const { buildPackage, PackageChangedError } = await import("../../lib/package/zip");
-      const resolved = await resolveApplicationVersion({
+      const { preparePackage } = await import("../../lib/package/prepare");
+      const { PackageChangedError } = await import("../../lib/package/zip");
+      const { resolved, built: info } = await preparePackage({
         folder,
-        configured: flags.version,
-        field: "--version",
-      });
-      await pausePoint("package:start");
-      const info = await buildPackage({
-        folder: shown,
-        outDir,
+        shownFolder: shown,
+        // What the folder holds, as it is: `hpc-batch stage` stages.
+        stage: false,
+        version: flags.version,
+        versionField: "--version",
         applicationId,
-        version: resolved.version,
-        // With uncommitted changes the version is provisional (the warning below says so): a
-        // rebuild replaces the zip, with a warning. Otherwise the version claims its content.
-        ifChanged: flags.replace || resolved.dirty ? "replace" : "refuse",
+        outDir,
+        // A version claims its content: another zip under it is refused, unless uncommitted
+        // changes make the version provisional (then replaced, with the warning below).
+        ifChanged: flags.replace ? "replace" : "refuse",
         // node_modules above the folder, then above the project (a folder outside it).
         resolveFrom: [folder, root ?? process.cwd()],
       }).catch((err: unknown) => {
         if (err instanceof PackageChangedError) {
           const how =
-            resolved.source === "config"
+            flags.version !== undefined
               ? "pass another --version"
               : "commit the change that made it differ so the computed version moves, or pass --version";
           throw new InputError(

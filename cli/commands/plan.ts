@@ -9,7 +9,7 @@
  * registering the command costs nothing to the other commands.
  */
 import type { Command } from "commander";
-import type { PolicyPackConfig } from "../../policy/policies";
+import type { PolicyPackConfig } from "../../policy/config";
 import { EXIT_FAILED, type CommandContext } from "../context";
 
 /** Exit code when `--fail-on` trips: distinct from a failed plan (1) and bad input (2). */

@@ -13,7 +13,7 @@ import { DEFAULT_ARM_ENDPOINT } from "../../lib/azure/credentials";
 import { InputError } from "../../lib/core/errors";
 import { isHttpsEndpoint } from "../../lib/core/naming";
 import { findProjectRoot } from "../../lib/core/projectRoot";
-import type { VerifyProgress, VerifyReport, VerifyTarget } from "../../lib/node/verify";
+import type { VerifyReport, VerifyTarget } from "../../lib/node/verify";
 import { EXIT_FAILED, type CommandContext } from "../context";
 
 /** The flags every command that acts on a deployed stack takes (verify, set-default). */
@@ -151,50 +151,8 @@ export async function readStackOutputs(
   return parse(text, `pulumi stack output --stack ${stack}`);
 }
 
-/** Live progress: a bar for the task on a terminal, a line per state change elsewhere. */
-async function progressPrinter(
-  stream: NodeJS.WriteStream,
-): Promise<VerifyProgress & { stop(): void }> {
-  const { SingleBar } = await import("cli-progress");
-  const { formatDuration } = await import("../../lib/publish/progress");
-  const { taskStateIndex } = await import("../../lib/node/verify");
-  const tty = stream.isTTY === true;
-  let bar: InstanceType<typeof SingleBar> | undefined;
-  let last = "";
-  const stop = () => {
-    bar?.stop();
-    bar = undefined;
-  };
-  return {
-    step(ok, message) {
-      stop();
-      stream.write(`${ok ? "ok  " : "FAIL"} ${message}\n`);
-    },
-    waiting(what, state, elapsedMs) {
-      const elapsed = formatDuration(elapsedMs / 1000);
-      if (tty && what.startsWith("task ")) {
-        if (!bar) {
-          bar = new SingleBar({
-            stream,
-            format: `${what} [{bar}] {state} {elapsed}`,
-            hideCursor: true,
-            clearOnComplete: true,
-          });
-          bar.start(3, 0, { state, elapsed });
-        }
-        bar.update(taskStateIndex(state), { state, elapsed });
-        return;
-      }
-      const line = `${what}: ${state}`;
-      if (line !== last) stream.write(`     waiting for ${line} (${elapsed})\n`);
-      last = line;
-    },
-    stop,
-  };
-}
-
 async function renderVerdict(r: VerifyReport, roll: string): Promise<string> {
-  const { formatDuration } = await import("../../lib/publish/progress");
+  const { formatDuration } = await import("../../lib/core/progress");
   const { describeRollout } = await import("../../lib/publish/defaultVersion");
   const lines: string[] = [];
   const block = (title: string, text: string) => {
@@ -244,7 +202,8 @@ export function register(program: Command, ctx: CommandContext): void {
           throw new InputError("--nodes", o.nodes, "must be a whole number from 1 to 1000");
         }
       }
-      const { parseDuration, verifyDeployment } = await import("../../lib/node/verify");
+      const { createVerifyPrinter, parseDuration, verifyDeployment } =
+        await import("../../lib/node/verify");
       const timeoutMs = parseDuration("--timeout", o.timeout);
       const pollMs = parseDuration("--poll", o.poll);
       const { target, apps, batch } = await deployedStack(o);
@@ -253,7 +212,7 @@ export function register(program: Command, ctx: CommandContext): void {
       stream.write(
         `verify ${o.stack}: account ${target.accountName}, pool ${target.poolId}, package ${target.applicationId} ${target.version}\n`,
       );
-      const progress = await progressPrinter(stream);
+      const progress = createVerifyPrinter(stream);
       let report: VerifyReport;
       try {
         report = await verifyDeployment({

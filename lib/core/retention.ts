@@ -40,17 +40,22 @@ export interface RetentionDecision {
 /** The one wording of the retention rule (config, component args and CLI flags share it). */
 export const RETAIN_VERSIONS_RULE = `must be a whole number from 1 to ${MAX_RETAIN_VERSIONS} (Batch allows ${MAX_RETAIN_VERSIONS} versions per application)`;
 
-/** Checks a retention count: a whole number from 1 to 40. */
-export function validateRetainVersions(field: string, value: unknown): number {
-  if (
-    typeof value !== "number" ||
-    !Number.isInteger(value) ||
-    value < 1 ||
-    value > MAX_RETAIN_VERSIONS
-  ) {
+/**
+ * Checks a retention count: a whole number from 1 to 40. With `fromText` (stack config, whose
+ * values may arrive as text), digits such as "5" count as their number; the message still shows
+ * the value as given.
+ */
+export function validateRetainVersions(
+  field: string,
+  value: unknown,
+  opts: { fromText?: boolean } = {},
+): number {
+  const n =
+    opts.fromText && typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_RETAIN_VERSIONS) {
     throw new InputError(field, value, RETAIN_VERSIONS_RULE);
   }
-  return value;
+  return n;
 }
 
 const time = (v: VersionRecord) =>

@@ -21,6 +21,7 @@ import {
   TaskStatus,
 } from "../azure/batchData";
 import { InputError, throwIfAny } from "../core/errors";
+import { createProgressPrinter, formatDuration, type ProgressStream } from "../core/progress";
 import {
   GUID_RE,
   isHttpsEndpoint,
@@ -416,6 +417,41 @@ export function summarizeNodes(nodes: NodeStatus[]): string {
 /** The task state's position in its life (0-3), for a progress bar. */
 export function taskStateIndex(state: string): number {
   return Math.max(0, TASK_STATES.indexOf(state));
+}
+
+/**
+ * Verify's progress on `stream` (lib/core/progress.ts): a line per finished step (`ok  ` or
+ * `FAIL`); while it waits, a bar for the task on a terminal, else a line each time the state
+ * changes.
+ */
+export function createVerifyPrinter(
+  stream: ProgressStream,
+  opts: { tty?: boolean } = {},
+): VerifyProgress & { stop(): void } {
+  const printer = createProgressPrinter(stream, opts);
+  let last = "";
+  return {
+    step(ok, message) {
+      printer.line(`${ok ? "ok  " : "FAIL"} ${message}`);
+    },
+    waiting(what, state, elapsedMs) {
+      const elapsed = formatDuration(elapsedMs / 1000);
+      if (printer.tty && what.startsWith("task ")) {
+        if (!printer.drawing) {
+          printer.startBar(3, {
+            format: `${what} [{bar}] {state} {elapsed}`,
+            payload: { state, elapsed },
+          });
+        }
+        printer.updateBar(taskStateIndex(state), { state, elapsed });
+        return;
+      }
+      const line = `${what}: ${state}`;
+      if (line !== last) printer.line(`     waiting for ${line} (${elapsed})`);
+      last = line;
+    },
+    stop: printer.stop,
+  };
 }
 
 /** Parses `500ms`, `90s`, `15m`, `1h` or plain seconds into milliseconds. */

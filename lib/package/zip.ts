@@ -19,28 +19,14 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError, throwIfAny } from "../core/errors";
 import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "../core/interrupt";
+import type { PackageInfo } from "../core/packageFile";
 import { validateApplicationId, validateApplicationVersion } from "../core/naming";
 import { PackageLimits, scanPackageFolder } from "./packageFolder";
 import { missingDeclaredFiles } from "./stage";
 import { DEFAULT_CHUNK_SIZE, ZipResult, ZipWriter } from "./zipWriter";
 
-export interface PackageInfo {
-  /** Absolute path of the zip. */
-  path: string;
-  /** Hex SHA-256 of the zip's bytes. */
-  sha256: string;
-  /** Size of the zip in bytes. */
-  bytes: number;
-  version: string;
-  applicationId: string;
-  /** Number of files (directories not counted). */
-  files: number;
-  /**
-   * Set when a zip of the same id and version with other content was at the path and this build
-   * replaced it (`ifChanged: "replace"`): that zip's sha256 and size.
-   */
-  replaced?: { sha256: string; bytes: number };
-}
+// The built package's type is shared with publishing and the component (lib/core/packageFile).
+export type { PackageInfo };
 
 /**
  * A zip of the same id and version with other content is already built (`ifChanged: "refuse"`).

@@ -34,14 +34,12 @@ import {
   stableOrder,
 } from "./planRender";
 import { simulate, type Registration, type Simulation } from "./simulate";
-import { stageFolder } from "../package/stage";
+import { preparePackage } from "../package/prepare";
 import {
   DEFAULT_VERSION_FIELD,
-  resolveApplicationVersion,
   withOneHistoryRead,
   type ResolvedVersion,
 } from "../package/version";
-import { buildPackage } from "../package/zip";
 
 /** The policy pack's offline runner (policy/runner.ts), injected by the CLI. */
 export type PolicyRunner = (
@@ -241,30 +239,6 @@ async function evaluateProgram(
 /** The version a plan shows when the history cannot give one (a shallow clone, no git). */
 export const UNVERSIONED = "0.0.0-unversioned";
 
-/**
- * The package version as a deployment would compute it. Where the history cannot give one (a
- * shallow CI clone without the release tag, no git), a deployment refuses; a plan is a preview,
- * so it goes on with `UNVERSIONED` and says why, instead of failing a pull request's check.
- */
-async function resolvePlanVersion(
-  folder: string,
-  configured: string | undefined,
-): Promise<ResolvedVersion & { fallback?: string }> {
-  try {
-    return await resolveApplicationVersion({ folder, configured });
-  } catch (err) {
-    if (!(err instanceof InputError) || err.field !== DEFAULT_VERSION_FIELD) throw err;
-    return {
-      version: UNVERSIONED,
-      source: "git",
-      tag: null,
-      commits: 0,
-      dirty: false,
-      fallback: err.rule,
-    };
-  }
-}
-
 /** Runs the plan; see the module comment. Throws InputError for bad config, before any work. */
 export function runPlan(opts: PlanOptions): Promise<PlanResult> {
   // The plan's package and the program both resolve the version: one git read serves both.
@@ -289,20 +263,21 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
   phase("config");
 
   // 2. The application package, before the program so that its problems surface as themselves:
-  //    staged (`hpc-batch stage`, idempotent) and built as `hpc-batch package` and the program
-  //    build it, into the same `out/` (the program then reuses the zip): its sha256 is the one a
-  //    deployment publishes.
+  //    staged (`hpc-batch stage`, idempotent), versioned and built as the program does it, into
+  //    the same `out/` (the program then reuses the zip): its sha256 is the one a deployment
+  //    publishes. Where the history cannot give a version (a shallow CI clone without the release
+  //    tag, no git), a deployment refuses; a plan is a preview, so it goes on with `UNVERSIONED`
+  //    and says why, instead of failing a pull request's check.
   const app = settings.application;
   const folder = path.resolve(root, app.folder);
-  const folderField = "hpc-batch:applicationFolder";
-  const staged = await stageFolder({ folder, resolveFrom: [folder, root], folderField });
-  const resolved = await resolvePlanVersion(folder, app.version);
-  const built = await buildPackage({
+  const { staged, resolved, built } = await preparePackage({
     folder,
-    outDir: path.join(root, "out"),
+    folderField: "hpc-batch:applicationFolder",
+    resolveFrom: [folder, root],
+    version: app.version,
+    unversioned: UNVERSIONED,
     applicationId: app.id,
-    version: resolved.version,
-    folderField,
+    outDir: path.join(root, "out"),
   });
   const pkg: PlanPackage = {
     applicationId: built.applicationId,

@@ -7,6 +7,7 @@
  * says it holds a key, token or password, and a URL carrying a SAS signature all render as
  * `[secret]`; `assertNoSecrets` then checks the rendered text against every known secret value.
  */
+import { roleNamesById } from "../core/roles";
 import type { ChangeKind, PlanDiff, ResourceChange } from "./planDiff";
 import { PACKAGE_VERSION_TYPE } from "./planState";
 import type { Registration } from "./simulate";
@@ -135,13 +136,13 @@ function at(obj: unknown, path: string): unknown {
 }
 
 /** Built-in roles hpc-batch assigns, by role definition GUID. */
-const ROLES: Record<string, string> = {
-  "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
-  "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
-  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
-  "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
-};
+const ROLES: Readonly<Record<string, string>> = roleNamesById([
+  "storageBlobDataContributor",
+  "storageBlobDataReader",
+  "contributor",
+  "userAccessAdministrator",
+  "reader",
+]);
 
 /** Batch's default quota of dedicated cores per Batch account (batch-quota-limit). */
 export const DEFAULT_DEDICATED_CORE_QUOTA = 20;

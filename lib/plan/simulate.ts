@@ -140,6 +140,12 @@ class RecordingMonitor extends MockMonitor {
     super(mocks);
   }
 
+  /** The parent's effective retainOnDelete (false without a parent). */
+  private inherited(parent: string | undefined): boolean {
+    const from = parent === undefined ? undefined : this.regs.find((r) => r.urn === parent);
+    return from?.options.retainOnDelete ?? false;
+  }
+
   // The proto request type is internal to @pulumi/pulumi; only its getters are used.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override registerResource(req: any, callback: (err: any, res: any) => void): Promise<void> {
@@ -147,11 +153,12 @@ class RecordingMonitor extends MockMonitor {
     const p = new Promise<void>((r) => (done = r));
     this.pending.add(p);
     const secretInputs = new Set<string>();
+    const parent: string | undefined = req.getParent() || undefined;
     const reg: Registration = {
       type: req.getType(),
       name: req.getName(),
       urn: "",
-      parent: req.getParent() || undefined,
+      parent,
       custom: req.getCustom(),
       inputs: deserialize(req.getObject(), secretInputs),
       secretInputs: [],
@@ -163,7 +170,9 @@ class RecordingMonitor extends MockMonitor {
         additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
         deleteBeforeReplace: req.getDeletebeforereplace(),
         protect: req.getProtect(),
-        retainOnDelete: req.getRetainondelete(),
+        // Unset, the engine takes it from the parent (pulumi/pulumi pkg/resource/deploy/
+        // source_eval.go, inheritFromParent); the Node SDK passes down only protect and providers.
+        retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : this.inherited(parent),
       },
     };
     reg.secretInputs = [...secretInputs].sort();

@@ -1,15 +1,9 @@
 /**
- * Shows publishing progress: on a terminal, an upload bar (bytes, rate, time left) drawn with
- * cli-progress; elsewhere (CI logs, pipes), one plain line per step and no bar.
+ * Shows publishing progress through lib/core/progress.ts: on a terminal, an upload bar (bytes,
+ * rate, time left); elsewhere (CI logs, pipes), one plain line per step and no bar.
  */
-import { SingleBar } from "cli-progress";
+import { createProgressPrinter, formatDuration, type ProgressStream } from "../core/progress";
 import type { PublishEvent } from "./publish";
-
-export interface ProgressStream {
-  write(chunk: string): boolean;
-  isTTY?: boolean;
-  columns?: number;
-}
 
 export interface PublishReporter {
   onEvent(e: PublishEvent): void;
@@ -18,14 +12,6 @@ export interface PublishReporter {
 }
 
 const MB = 1e6;
-
-/** Seconds as `45s`, `3m05s` or `1h02m`. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
 
 /**
  * One frame of the upload bar, e.g.
@@ -56,31 +42,22 @@ export function createPublishReporter(
   stream: ProgressStream,
   opts: { tty?: boolean; now?: () => number } = {},
 ): PublishReporter {
-  const tty = opts.tty ?? stream.isTTY === true;
+  const printer = createProgressPrinter(stream, opts);
   const now = opts.now ?? Date.now;
-  let bar: SingleBar | undefined;
   let started = 0;
   let sent = 0;
 
-  const stop = () => {
-    if (bar) {
-      bar.stop();
-      bar = undefined;
-    }
-  };
   return {
     onEvent(e) {
       switch (e.kind) {
         case "step":
-          stop();
-          stream.write(`${e.message}\n`);
+          printer.line(e.message);
           break;
         case "upload-start":
-          if (!tty) break;
+          if (!printer.tty) break;
           started = now();
           sent = 0;
-          bar = new SingleBar({
-            stream: stream as unknown as NodeJS.WritableStream,
+          printer.startBar(e.total, {
             format: (_o, params) =>
               formatUploadBar({
                 done: params.value,
@@ -88,21 +65,18 @@ export function createPublishReporter(
                 sent,
                 elapsedMs: now() - started,
               }),
-            hideCursor: true,
-            clearOnComplete: true,
             fps: 5,
           });
-          bar.start(e.total, 0);
           break;
         case "upload-progress":
           sent = e.sent;
-          bar?.update(e.sent + e.reused);
+          printer.updateBar(e.sent + e.reused);
           break;
         case "upload-done":
-          stop();
+          printer.stop();
           break;
       }
     },
-    stop,
+    stop: printer.stop,
   };
 }

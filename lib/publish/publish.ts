@@ -42,6 +42,7 @@ import {
   removePendingRecord,
   writePendingRecord,
 } from "./pendingRecord";
+import type { PackageFile } from "../core/packageFile";
 import { chooseVersionsToDelete, type RetentionDecision } from "../core/retention";
 import {
   readBlobDigest,
@@ -50,12 +51,8 @@ import {
   type UploadRetryOptions,
 } from "../azure/upload";
 
-/** The zip to publish: where it is and what it must hash to. `PackageInfo` from lib/package/zip fits. */
-export interface PackageFile {
-  path: string;
-  sha256: string;
-  bytes: number;
-}
+// The zip to publish: where it is and what it must hash to (a built PackageInfo fits as is).
+export type { PackageFile };
 
 export type PublishStep =
   "application" | "version" | "upload" | "activate" | "default" | "retention" | "lock";

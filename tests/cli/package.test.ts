@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runCli } from "../helpers";
+import { git } from "../support/git";
 
 let tmp: string;
 let app: string;
@@ -126,19 +126,12 @@ test.each([
 });
 
 test("computes the version from git when --version is absent, and warns about uncommitted changes", async () => {
-  const env = { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
-      cwd: tmp,
-      env,
-      stdio: "pipe",
-    });
-  git("init", "-q", "-b", "main");
-  git("add", "-A");
-  git("commit", "-q", "-m", "feat: first package");
-  git("tag", "app-v1.0.0");
+  git(tmp, "init", "-q", "-b", "main");
+  git(tmp, "add", "-A");
+  git(tmp, "commit", "-q", "-m", "feat: first package");
+  git(tmp, "tag", "app-v1.0.0");
   fs.writeFileSync(path.join(app, "bin", "run.sh"), "#!/bin/sh\necho run faster\n");
-  git("commit", "-q", "-am", "perf: faster run");
+  git(tmp, "commit", "-q", "-am", "perf: faster run");
   const res = await runCli(["package", "--folder", app, "--out", out, "--json"]);
   expect([res.code, res.stderr, JSON.parse(res.stdout).version]).toEqual([0, "", "1.0.1-rc.1"]);
   const committed = JSON.parse(res.stdout).sha256 as string;

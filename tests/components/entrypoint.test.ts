@@ -41,7 +41,7 @@ const sim = simulate({
   },
 });
 
-test("the entry point exports the components, their constants and nothing else at runtime", () => {
+test("the entry point exports the components, their constants, buildPackage, preparePackage and nothing else at runtime", () => {
   expect(Object.keys(hpc).sort()).toEqual([
     "ApplicationPackage",
     "BUILT_IN_ROLES",
@@ -50,18 +50,13 @@ test("the entry point exports the components, their constants and nothing else a
     "DEFAULT_NODE_AGENT_SKU_ID",
     "DEFAULT_POOL_IMAGE",
     "DEFAULT_VM_SIZE",
-    "DEPLOYER_PERMISSIONS",
-    "GITHUB_ISSUER",
     "IMMUTABLE_POOL_PROPERTIES",
     "PipelineIdentity",
     "STORAGE_BLOB_DATA_CONTRIBUTOR",
     "STORAGE_SKUS",
     "StorageAccount",
-    "TOKEN_EXCHANGE_AUDIENCE",
-    "delegationCondition",
-    "deployerRoleGuid",
-    "validateArmEndpoint",
-    "validatePackageFile",
+    "buildPackage",
+    "preparePackage",
   ]);
 });
 

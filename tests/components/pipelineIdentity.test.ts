@@ -1,4 +1,5 @@
 import { roleAssignmentName } from "../../lib/core/naming";
+import { BUILT_IN_ROLES as CORE_BUILT_IN_ROLES } from "../../lib/core/roles";
 import { simulate, unwrap, type Registration } from "../helpers";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
@@ -41,6 +42,8 @@ const sim = simulate({
 });
 
 // Import after simulate(): the component captures the runtime settings when it registers.
+import { Provider as EntraProvider } from "@pulumi/azuread/provider";
+import { Provider as ArmProvider } from "@pulumi/azure-native/provider";
 import {
   BUILT_IN_ROLES,
   DEPLOYER_PERMISSIONS,
@@ -117,6 +120,43 @@ describe("PipelineIdentity (deploy)", () => {
         `${T.sp}/deploy-sp`,
       ].sort(),
     );
+  });
+
+  test("every child sits directly under the component, at the URN it had before the folder split", () => {
+    // The children always had the component as parent (the caller's options were merged under
+    // `parent: this`): same URNs, so an existing stack sees no delete + create and needs no alias.
+    const comp = sim.find(T.component, "deploy");
+    expect(comp.urn).toBe(
+      "urn:pulumi:test::hpc-batch::hpc-batch:identity:PipelineIdentity::deploy",
+    );
+    const under = (type: string, name: string) =>
+      `urn:pulumi:test::hpc-batch::hpc-batch:identity:PipelineIdentity$${type}::${name}`;
+    expect(
+      sim.registrations
+        .filter((r) => r.parent === comp.urn)
+        .map((r) => r.urn)
+        .sort(),
+    ).toEqual(
+      [
+        under(T.app, "deploy-app"),
+        under(T.fic, "deploy-azdo-main"),
+        under(T.fic, "deploy-github-dev"),
+        under(T.fic, "deploy-github-prod"),
+        under(T.roleAssignment, "deploy-deploy-subscription"),
+        under(T.roleAssignment, "deploy-rbac-subscription"),
+        under(T.roleAssignment, "deploy-secrets-pulumi"),
+        under(T.roleAssignment, "deploy-state-state"),
+        under(T.roleDef, "deploy-deployer"),
+        under(T.sp, "deploy-sp"),
+      ].sort(),
+    );
+  });
+
+  test("exposes its application and service principal", async () => {
+    expect(await unwrap(identity.application.urn)).toBe(sim.find(T.app, "deploy-app").urn);
+    expect(await unwrap(identity.servicePrincipal.urn)).toBe(sim.find(T.sp, "deploy-sp").urn);
+    expect(await unwrap(identity.application.clientId)).toBe(CLIENT_ID);
+    expect(await unwrap(identity.servicePrincipal.objectId)).toBe(SP_OBJECT_ID);
   });
 
   test("the application and service principal carry no password, key or certificate", () => {
@@ -341,7 +381,7 @@ describe("PipelineIdentity (resource-group targets, explicit subscription and ro
     expect(sim.find(T.component, "rg").outputs?.subscriptionId).toBe(SUB);
   });
 
-  test("caller options reach every child, merged with the parent", () => {
+  test("caller options reach every child through the parent", () => {
     const comp = sim.find(T.component, "rg");
     const kids = sim.registrations.filter((r) => r.parent === comp.urn);
     expect(kids.length).toBe(9);
@@ -349,7 +389,75 @@ describe("PipelineIdentity (resource-group targets, explicit subscription and ro
   });
 });
 
+describe("PipelineIdentity (caller options inherited through the parent)", () => {
+  const gh = { githubRepository: "contoso/hpc-batch", githubEnvironments: ["dev"] };
+  const ENTRA = "urn:pulumi:test::hpc-batch::pulumi:providers:azuread::entra::entra-id";
+  const ARM = "urn:pulumi:test::hpc-batch::pulumi:providers:azure-native::arm::arm-id";
+  beforeAll(async () => {
+    const entra = new EntraProvider("entra", {});
+    const arm = new ArmProvider("arm", {});
+    new PipelineIdentity("by-package", gh, { providers: [entra, arm] });
+    new PipelineIdentity("arm-only", gh, { provider: arm });
+    new PipelineIdentity("locked", gh, { protect: true });
+    await sim.settle();
+  });
+
+  /** `name provider` of every child of a component, sorted. */
+  const providers = (component: string) => {
+    const comp = sim.find(T.component, component);
+    return sim.registrations
+      .filter((r) => r.parent === comp.urn)
+      .map((r) => `${r.name} ${r.options.provider ?? "(default)"}`)
+      .sort();
+  };
+
+  test("`providers` gives each child the provider of its own package", () => {
+    expect(providers("by-package")).toEqual(
+      [
+        `by-package-app ${ENTRA}`,
+        `by-package-sp ${ENTRA}`,
+        `by-package-github-dev ${ENTRA}`,
+        `by-package-deployer ${ARM}`,
+        `by-package-deploy-subscription ${ARM}`,
+        `by-package-rbac-subscription ${ARM}`,
+      ].sort(),
+    );
+  });
+
+  test("a single `provider` reaches only the children of its package", () => {
+    expect(providers("arm-only")).toEqual(
+      [
+        "arm-only-app (default)",
+        "arm-only-sp (default)",
+        "arm-only-github-dev (default)",
+        `arm-only-deployer ${ARM}`,
+        `arm-only-deploy-subscription ${ARM}`,
+        `arm-only-rbac-subscription ${ARM}`,
+      ].sort(),
+    );
+  });
+
+  test("`protect` reaches every child", () => {
+    const comp = sim.find(T.component, "locked");
+    const kids = sim.registrations.filter((r) => r.parent === comp.urn);
+    expect(kids.map((k) => [k.name, k.options.protect]).sort()).toEqual(
+      [
+        ["locked-app", true],
+        ["locked-deploy-subscription", true],
+        ["locked-deployer", true],
+        ["locked-github-dev", true],
+        ["locked-rbac-subscription", true],
+        ["locked-sp", true],
+      ].sort(),
+    );
+  });
+});
+
 describe("deployerRoleGuid and delegationCondition", () => {
+  test("BUILT_IN_ROLES is the one table of lib/core/roles", () => {
+    expect(BUILT_IN_ROLES).toBe(CORE_BUILT_IN_ROLES);
+  });
+
   test("the custom role's GUID is stable and changes with the subscription and the name", () => {
     // Frozen: changing it replaces the role definition and every assignment of it. The value is
     // Python's uuid.uuid5(UUID(HPC_BATCH_GUID_NAMESPACE),

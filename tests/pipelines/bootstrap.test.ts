@@ -81,6 +81,51 @@ test("registers the ops group, the state storage, the key, two identities and th
   );
 });
 
+test("each identity's children sit directly under it, at URNs unchanged since they were first deployed", () => {
+  // A changed URN is a delete + create of an app registration or role assignment: these are the
+  // URNs the identities' children have always had (their parent has always been the component).
+  const urn = (type: string, name: string) =>
+    `urn:pulumi:example::hpc-batch-bootstrap::hpc-batch:identity:PipelineIdentity$${type}::${name}`;
+  const children = (component: string) => {
+    const parent = sim.find("hpc-batch:identity:PipelineIdentity", component).urn;
+    return sim.registrations
+      .filter((r) => r.parent === parent)
+      .map((r) => r.urn)
+      .sort();
+  };
+  const app = "azuread:index/application:Application";
+  const sp = "azuread:index/servicePrincipal:ServicePrincipal";
+  const fic =
+    "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential";
+  const ra = "azure-native:authorization:RoleAssignment";
+  expect(children("hpc-batch-deploy")).toEqual(
+    [
+      urn(app, "hpc-batch-deploy-app"),
+      urn(sp, "hpc-batch-deploy-sp"),
+      urn(fic, "hpc-batch-deploy-azdo-main"),
+      urn(fic, "hpc-batch-deploy-github-dev"),
+      urn(fic, "hpc-batch-deploy-github-prod"),
+      urn("azure-native:authorization:RoleDefinition", "hpc-batch-deploy-deployer"),
+      urn(ra, "hpc-batch-deploy-deploy-subscription"),
+      urn(ra, "hpc-batch-deploy-rbac-subscription"),
+      urn(ra, "hpc-batch-deploy-secrets-pulumi"),
+      urn(ra, "hpc-batch-deploy-state-state"),
+    ].sort(),
+  );
+  expect(children("hpc-batch-preview")).toEqual(
+    [
+      urn(app, "hpc-batch-preview-app"),
+      urn(sp, "hpc-batch-preview-sp"),
+      urn(fic, "hpc-batch-preview-github-pr"),
+      urn(ra, "hpc-batch-preview-read-subscription"),
+      urn(ra, "hpc-batch-preview-secrets-pulumi"),
+      urn(ra, "hpc-batch-preview-state-state"),
+    ].sort(),
+  );
+  // Nothing else is nested: every other resource is directly under the stack.
+  expect(sim.registrations.filter((r) => r.parent !== undefined).length).toBe(16);
+});
+
 test("the state account is Entra-only, private, TLS 1.2, versioned, and locked against deletion", () => {
   expect(sim.find("azure-native:storage:StorageAccount", "state").inputs).toEqual({
     accountName: "contosohpcstate",

@@ -2,16 +2,11 @@
  * Each policy of the pack: the compliant fixture of every type it checks passes, and each
  * mutation (one change to a compliant fixture) yields exactly the expected messages.
  */
-import { RETIRED_NODE_AGENTS } from "../../lib/core/config";
-import * as policies from "../../policy/policies";
-import {
-  POLICIES,
-  TYPES,
-  baseType,
-  resolvePolicyConfig,
-  stackOfUrn,
-  type PolicyPackConfig,
-} from "../../policy/policies";
+import { RETIRED_NODE_AGENTS } from "../../lib/core/poolRules";
+import { resolvePolicyConfig, type PolicyPackConfig } from "../../policy/config";
+import { TYPES, baseType, stackOfUrn } from "../../policy/framework";
+import { POLICIES } from "../../policy/policies";
+import * as poolRules from "../../policy/rules/pool";
 
 type Props = Record<string, unknown>;
 type Kind = keyof typeof TYPES;
@@ -626,7 +621,7 @@ test("every policy has at least one mutation that it reports", () => {
 });
 
 test("every retired node agent is refused: the policy uses the stack config's list", () => {
-  expect(policies.RETIRED_NODE_AGENTS).toBe(RETIRED_NODE_AGENTS);
+  expect(poolRules.RETIRED_NODE_AGENTS).toBe(RETIRED_NODE_AGENTS);
   for (const agent of RETIRED_NODE_AGENTS) {
     const props = mutated("pool", (p) => (vmConfig(p).nodeAgentSkuId = agent));
     expect(runPolicy("pool-supported-node-agent", "pool", props)).toHaveLength(1);

@@ -5,18 +5,19 @@ import {
   CONFIG_DEFAULTS,
   CONFIG_KEYS,
   InputErrors,
-  RETIRED_NODE_AGENTS,
-  RETIRED_NODE_AGENT_RULE,
   baseTags,
-  checkPoolSpec,
   checkStackFileKeys,
-  closestKey,
-  isKnownValue,
-  isoDurationSeconds,
   parseStackConfig,
   throwIfAny,
   type StackSettings,
 } from "../../../lib/core/config";
+import {
+  RETIRED_NODE_AGENTS,
+  RETIRED_NODE_AGENT_RULE,
+  checkPoolSpec,
+  isoDurationSeconds,
+} from "../../../lib/core/poolRules";
+import { closestKey, isKnownValue } from "../../../lib/core/validate";
 import * as errors from "../../../lib/core/errors";
 import { InputError } from "../../../lib/core/errors";
 

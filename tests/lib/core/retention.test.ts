@@ -119,4 +119,26 @@ describe("validateRetainVersions", () => {
       `--retain ${shown} is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)`,
     );
   });
+
+  // Stack config values may arrive as text: digits count, the message shows the text as given.
+  test.each<[unknown, number]>([
+    ["5", 5],
+    [40, 40],
+  ])("fromText accepts %p", (value, n) => {
+    expect(validateRetainVersions("hpc-batch:retainVersions", value, { fromText: true })).toBe(n);
+  });
+
+  test.each<[unknown, string]>([
+    ["0", '"0"'],
+    ["41", '"41"'],
+    ["2.5", '"2.5"'],
+    [" 5", '" 5"'],
+    ["five", '"five"'],
+  ])("fromText refuses %p", (value, shown) => {
+    expect(() =>
+      validateRetainVersions("hpc-batch:retainVersions", value, { fromText: true }),
+    ).toThrow(
+      `hpc-batch:retainVersions ${shown} is invalid: must be a whole number from 1 to 40 (Batch allows 40 versions per application)`,
+    );
+  });
 });

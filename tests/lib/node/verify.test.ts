@@ -3,6 +3,7 @@ import { BATCH_SCOPE, batchData } from "../../../lib/azure/batchData";
 import { smokeTask } from "../../../lib/node/smokeTask";
 import { batchApplications } from "../../../lib/azure/armBatchApps";
 import {
+  createVerifyPrinter,
   parseDuration,
   summarizeNodes,
   VerifyProgress,
@@ -13,6 +14,7 @@ import {
   verifyJobId,
 } from "../../../lib/node/verify";
 import { startAzurite, type Azurite } from "../../support/azurite";
+import { captureStream } from "../../support/progressStream";
 import {
   BATCH_CONTENT_TYPE,
   BatchScenario,
@@ -682,5 +684,50 @@ describe("--promote: the smoke task is the new version's canary", () => {
       "smoke task",
       "job deleted",
     ]);
+  });
+});
+
+describe("createVerifyPrinter", () => {
+  test("not a terminal (CI): a line per step, a line per new waiting state, no bar", () => {
+    const stream = captureStream(false);
+    const printer = createVerifyPrinter(stream);
+    printer.step(true, "package active: ffmpeg 1.2.0 is Active");
+    printer.waiting("a usable node", "1 starting", 4_000);
+    printer.waiting("a usable node", "1 starting", 9_000);
+    printer.waiting("a usable node", "1 idle", 185_000);
+    printer.step(true, "usable node: 1 idle");
+    printer.waiting("task smoke", "running", 190_000);
+    printer.waiting("task smoke", "completed", 3_720_000);
+    printer.step(false, "smoke task: exit code 1 on tvmps_0");
+    printer.stop();
+    expect(stream.text()).toBe(
+      [
+        "ok   package active: ffmpeg 1.2.0 is Active",
+        "     waiting for a usable node: 1 starting (4s)",
+        "     waiting for a usable node: 1 idle (3m05s)",
+        "ok   usable node: 1 idle",
+        "     waiting for task smoke: running (3m10s)",
+        "     waiting for task smoke: completed (1h02m)",
+        "FAIL smoke task: exit code 1 on tvmps_0",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("a terminal: the task's wait is a bar, cleared by the next step line", () => {
+    const stream = captureStream(true);
+    const printer = createVerifyPrinter(stream);
+    printer.waiting("a usable node", "1 idle", 4_000);
+    printer.waiting("task smoke", "active", 5_000);
+    // cli-progress draws the first frame at once: 0 of the task's 3 states past "active".
+    expect(stream.text()).toContain("task smoke [");
+    expect(stream.text()).toContain("] active 5s");
+    printer.waiting("task smoke", "completed", 9_000);
+    printer.step(true, "smoke task: exit code 0 on tvmps_0");
+    printer.stop();
+    const text = stream.text();
+    expect(text.startsWith("     waiting for a usable node: 1 idle (4s)\n")).toBe(true);
+    expect(text.endsWith("ok   smoke task: exit code 0 on tvmps_0\n")).toBe(true);
+    expect(text).not.toContain("waiting for task smoke");
   });
 });

@@ -11,6 +11,7 @@ import {
   stageFolder,
   stageRecordPath,
 } from "../../../lib/package/stage";
+import { fakeNpmPackage } from "../../support/fakeNpmPackage";
 
 let tmp: string;
 let project: string;
@@ -19,15 +20,7 @@ beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-stage-"));
   project = path.join(tmp, "project");
   app = path.join(project, "hpc-application");
-  // A fake installed npm package with a binary, as @ffmpeg-installer/linux-x64 is.
-  const pkg = path.join(project, "node_modules", "@acme", "tool");
-  fs.mkdirSync(path.join(pkg, "bin"), { recursive: true });
-  fs.writeFileSync(
-    path.join(pkg, "package.json"),
-    JSON.stringify({ name: "@acme/tool", version: "1.2.3" }),
-  );
-  fs.writeFileSync(path.join(pkg, "bin", "tool"), "#!/bin/sh\necho tool\n", { mode: 0o755 });
-  fs.writeFileSync(path.join(pkg, "LICENSE"), "license\n", { mode: 0o644 });
+  fakeNpmPackage(project);
   fs.mkdirSync(app, { recursive: true });
 });
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));

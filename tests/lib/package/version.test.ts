@@ -1,8 +1,8 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { InputError } from "../../../lib/core/errors";
+import { git } from "../../support/git";
 import {
   Bump,
   classifyCommit,
@@ -108,18 +108,6 @@ describe("with a real git repository", () => {
   let tmp: string;
   let repo: string;
   let app: string;
-  // Isolated from the machine's git config (signing, hooks, default branch).
-  const env = {
-    ...process.env,
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_AUTHOR_NAME: "t",
-    GIT_AUTHOR_EMAIL: "t@example.com",
-    GIT_COMMITTER_NAME: "t",
-    GIT_COMMITTER_EMAIL: "t@example.com",
-  };
-  const git = (cwd: string, ...args: string[]) =>
-    execFileSync("git", args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   let n = 0;
   /** Commits a change to `file` (relative to the repo) with `message`. */
   const commit = (file: string, message: string) => {

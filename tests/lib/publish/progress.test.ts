@@ -1,27 +1,6 @@
-import {
-  createPublishReporter,
-  formatDuration,
-  formatUploadBar,
-  type ProgressStream,
-} from "../../../lib/publish/progress";
+import { createPublishReporter, formatUploadBar } from "../../../lib/publish/progress";
 import type { PublishEvent } from "../../../lib/publish/publish";
-
-function capture(isTTY: boolean): ProgressStream & { text: () => string } {
-  let out = "";
-  return {
-    isTTY,
-    columns: 100,
-    write(chunk: string) {
-      out += chunk;
-      return true;
-    },
-    // cli-progress drives a TTY stream with these; a string buffer is enough here.
-    cursorTo: () => true,
-    clearLine: () => true,
-    moveCursor: () => true,
-    text: () => out,
-  } as ProgressStream & { text: () => string };
-}
+import { captureStream as capture } from "../../support/progressStream";
 
 const run: PublishEvent[] = [
   { kind: "step", step: "application", message: "application ffmpeg: exists" },
@@ -44,15 +23,6 @@ const run: PublishEvent[] = [
   },
   { kind: "step", step: "activate", message: "activate: version 1.0.0 is Active" },
 ];
-
-test.each([
-  [0, "0s"],
-  [44.6, "45s"],
-  [185, "3m05s"],
-  [3720, "1h02m"],
-])("formatDuration(%s) is %s", (s, text) => {
-  expect(formatDuration(s)).toBe(text);
-});
 
 test.each([
   [
