@@ -14,7 +14,7 @@
 //   npm run plan, nothing changed          <= 3 s
 //   hpc-batch plan, warm                   <= 1.5 s
 // A script, not a test: its numbers depend on the machine (the suite asserts no wall time).
-// The stand-ins are the suite's own (tests/support/*.ts), transpiled on load. Like `npm test`,
+// The stand-ins are the suite's own (standins/, built into dist/standins/). Like `npm test`,
 // it makes a throwaway TLS certificate and re-runs itself with NODE_EXTRA_CA_CERTS, which Node
 // reads only at start-up (the commands it runs inherit it).
 // Options: --rounds N (default 3, at least 3).
@@ -39,21 +39,9 @@ if (!process.env.HPC_BATCH_BENCH_CHILD) {
 
 // ---- child: the benchmark itself -------------------------------------------------------------
 
-// Load the suite's TypeScript stand-ins without a build step.
-const ts = require("typescript");
-require.extensions[".ts"] = (module, filename) => {
-  const out = ts.transpileModule(fs.readFileSync(filename, "utf8"), {
-    fileName: filename,
-    compilerOptions: {
-      module: ts.ModuleKind.CommonJS,
-      target: ts.ScriptTarget.ES2022,
-      esModuleInterop: true,
-    },
-  });
-  module._compile(out.outputText, filename);
-};
-const { startAzurite, fakeEntraToken } = require(path.join(root, "tests", "support", "azurite.ts"));
-const { startArmBatchStandIn } = require(path.join(root, "tests", "support", "armBatchStandIn.ts"));
+// The suite's stand-ins (standins/), as `npm run bench` built them into dist/standins/.
+const { startAzurite, fakeEntraToken } = require("../dist/standins/azurite");
+const { startArmBatchStandIn } = require("../dist/standins/armBatchStandIn");
 
 const SUB = "00000000-0000-0000-0000-00000000be0c";
 const RG = "rg-bench";

@@ -1,7 +1,9 @@
 /**
  * The floor plan holds: each room of lib/ imports only the rooms its README names on its
  * `May import:` line, lib/ never imports the layers above it, and the CLI's commands never
- * import the CLI's entry (`cli/main.ts` imports them).
+ * import the CLI's entry (`cli/main.ts` imports them). The stand-ins (standins/, shared by the
+ * suite and `npm run bench`) stand apart: they import only each other, and nothing shipped imports
+ * them.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -71,5 +73,21 @@ test("commands import the CLI's context, never its entry", () => {
       .filter((t) => t === path.join("cli", "main"))
       .map((t) => `${file} -> ${t}`),
   );
+  expect(stray).toEqual([]);
+});
+
+test("the stand-ins import only each other, and no shipped code imports them", () => {
+  expect(sources("standins").length).toBeGreaterThanOrEqual(5);
+  const stray = sources("standins").flatMap((file) =>
+    importsOf(file)
+      .filter((t) => t.split(path.sep)[0] !== "standins")
+      .map((t) => `${file} -> ${t}`),
+  );
+  const shipped = ["index.ts", ...["cli", "components", "lib", "policy"].flatMap(sources)];
+  for (const file of shipped) {
+    for (const t of importsOf(file)) {
+      if (t.split(path.sep)[0] === "standins") stray.push(`${file} -> ${t}`);
+    }
+  }
   expect(stray).toEqual([]);
 });

@@ -19,8 +19,9 @@ import { ApplicationPackage, BatchAccount, BatchPool, StorageAccount } from "../
 import { parseStackConfig } from "../lib/core/config";
 import { findSecrets } from "../lib/core/secretScan";
 import { runCli, simulate } from "./helpers";
-import { startStandIn, type StandIn } from "./support/httpsStandIn";
+import { startStandIn, type StandIn } from "../standins/httpsStandIn";
 import { craftZip } from "./support/craftZip";
+import { UBUNTU_2404_IMAGE } from "./support/expectedPool";
 
 // ---------------------------------------------------------------------------------------------
 // Rules, as the messages spell them
@@ -239,12 +240,7 @@ test.each<[string, Record<string, unknown>, string]>([
     "image and gallery image together",
     {
       "hpc-batch:pool": {
-        image: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-        },
+        image: UBUNTU_2404_IMAGE,
         customImageId:
           "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/hpc",
       },
@@ -278,13 +274,7 @@ test.each<[string, Record<string, unknown>, string]>([
     "unknown image key",
     {
       "hpc-batch:pool": {
-        image: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-          plan: "x",
-        },
+        image: { ...UBUNTU_2404_IMAGE, plan: "x" },
       },
     },
     'hpc-batch:pool.image.plan "x" is invalid: is not a known image setting; known: publisher, offer, sku, version',

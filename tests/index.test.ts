@@ -7,6 +7,12 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { resolveApplicationVersion } from "../lib/package/version";
 import { simulate, unwrap, type Registration } from "./helpers";
+import { fakeAzure } from "./support/fakeAzure";
+import {
+  POOL_IGNORE_CHANGES,
+  POOL_REPLACE_ON_CHANGES,
+  UBUNTU_2404_DEPLOYMENT,
+} from "./support/expectedPool";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const TENANT = "72f988bf-0000-4000-8000-000000000000";
@@ -46,6 +52,12 @@ function stackConfig(): Record<string, unknown> {
 }
 
 const config = stackConfig();
+const azure = fakeAzure({
+  subscriptionId: SUB,
+  principalId: PRINCIPAL,
+  clientId: CLIENT,
+  applicationId: APP_ID,
+});
 const sim = simulate({
   project: "hpc-batch",
   stack: "ci",
@@ -60,51 +72,8 @@ const sim = simulate({
       };
     throw new Error(`unexpected invoke ${token}`);
   },
-  id: ({ type, name, inputs }) => {
-    switch (type) {
-      case "azure-native:resources:ResourceGroup":
-        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}`;
-      case "azure-native:storage:StorageAccount":
-        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Storage/storageAccounts/${inputs.accountName}`;
-      case "azure-native:managedidentity:UserAssignedIdentity":
-        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${inputs.resourceName}`;
-      case "azure-native:batch:BatchAccount":
-        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${inputs.accountName}`;
-      case "azure-native:batch:Pool":
-        return `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${inputs.accountName}/pools/${inputs.poolName}`;
-      default:
-        return `${name}-id`;
-    }
-  },
-  state: ({ type, inputs }) => {
-    switch (type) {
-      case "azure-native:resources:ResourceGroup":
-        return { name: inputs.resourceGroupName };
-      case "azure-native:storage:StorageAccount":
-        return {
-          name: inputs.accountName,
-          primaryEndpoints: { blob: `https://${inputs.accountName}.blob.core.windows.net/` },
-        };
-      case "azure-native:managedidentity:UserAssignedIdentity":
-        return { name: inputs.resourceName, principalId: PRINCIPAL, clientId: CLIENT };
-      case "azure-native:batch:BatchAccount":
-        return {
-          name: inputs.accountName,
-          accountEndpoint: `${inputs.accountName}.${inputs.location}.batch.azure.com`,
-        };
-      case "azure-native:batch:Pool":
-        return { name: inputs.poolName };
-      case PACKAGE_TYPE:
-        // What the provider's create returns once the version is active (components/appPackageProvider).
-        return {
-          state: "Active",
-          applicationResourceId: APP_ID,
-          packageReference: { id: APP_ID, version: inputs.version },
-        };
-      default:
-        return {};
-    }
-  },
+  id: (r) => azure.id(r) ?? `${r.name}-id`,
+  state: (r) => azure.state(r) ?? {},
 });
 
 let stack: Record<string, unknown>;
@@ -264,17 +233,7 @@ test("pool: the stack's autoscaled Spot pool on Ubuntu 24.04 with the account's 
     accountName: BATCH_NAME,
     poolName: "hpc-batch-ci-pool",
     vmSize: "Standard_F4s_v2",
-    deploymentConfiguration: {
-      virtualMachineConfiguration: {
-        imageReference: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-        },
-        nodeAgentSkuId: "batch.node.ubuntu 24.04",
-      },
-    },
+    deploymentConfiguration: UBUNTU_2404_DEPLOYMENT,
     scaleSettings: {
       autoScale: { formula: stackPool.autoScaleFormula, evaluationInterval: "PT10M" },
     },
@@ -286,24 +245,9 @@ test("pool: the stack's autoscaled Spot pool on Ubuntu 24.04 with the account's 
     tags: TAGS,
   });
   expect(stackPool.autoScaleFormula).toContain("maxNodes = 3;");
-  expect(pool.options.replaceOnChanges).toEqual([
-    "vmSize",
-    "deploymentConfiguration",
-    "networkConfiguration",
-    "taskSlotsPerNode",
-    "userAccounts",
-    "mountConfiguration",
-    "interNodeCommunication",
-    "identity",
-    "targetNodeCommunicationMode",
-  ]);
+  expect(pool.options.replaceOnChanges).toEqual(POOL_REPLACE_ON_CHANGES);
   // Changed in place by the pool's settings resource (PATCH), never by azure-native's PUT.
-  expect(pool.options.ignoreChanges).toEqual([
-    "scaleSettings",
-    "startTask",
-    "applicationPackages",
-    "tags",
-  ]);
+  expect(pool.options.ignoreChanges).toEqual(POOL_IGNORE_CHANGES);
   expect(pool.options.deleteBeforeReplace).toBe(true);
   // The pool waits for the resource group, the Batch account and its identity (its inputs come from them).
   expect([...pool.options.dependsOn].sort()).toEqual(

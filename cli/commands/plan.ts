@@ -113,7 +113,7 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       const { runPlan } = require("../../lib/plan/plan") as typeof import("../../lib/plan/plan");
       const { renderText } =
-        require("../../lib/plan/planRender") as typeof import("../../lib/plan/planRender");
+        require("../../lib/plan/render/terminal") as typeof import("../../lib/plan/render/terminal");
       const { gateReasons } =
         require("../../lib/plan/planDiff") as typeof import("../../lib/plan/planDiff");
       const { evaluatePolicies } =

@@ -3,7 +3,7 @@
  * config first (a bad key fails before anything else runs or is written), evaluates the real
  * program with the engine simulated in-process (lib/plan/simulate) and provider-computed values stood
  * in (lib/plan/planState), builds the application package as `hpc-batch package` does, runs the
- * policy pack, and writes `plan.json` and `plan.md` (lib/plan/planRender).
+ * policy pack, and writes `plan.json` and `plan.md` (lib/plan/document, lib/plan/render/).
  *
  * Needs no Pulumi CLI, no cloud credentials and no network: pulumi/pulumi#12289 (preview without
  * credentials) is still open, and a fork's pull request has no secrets anyway.
@@ -27,12 +27,12 @@ import {
   PlanViolation,
   redact,
   rolloutText,
-  renderJson,
-  renderMarkdown,
   SECRET,
   STAND_IN_NOTE,
   stableOrder,
-} from "./planRender";
+} from "./document";
+import { renderJson } from "./render/json";
+import { renderMarkdown } from "./render/markdown";
 import { simulate, type Registration, type Simulation } from "./simulate";
 import { preparePackage } from "../package/prepare";
 import {

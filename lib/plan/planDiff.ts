@@ -1,7 +1,7 @@
 /**
  * `hpc-batch plan --against <plan.json>`: what changes between two plans, resource by resource,
  * decided by the same rules Pulumi applies, and what each change does. Pure: two plan documents
- * in, one diff out (lib/plan/planRender renders it).
+ * in, one diff out (lib/plan/render/ renders it).
  *
  * How a changed input is taken, in the order Pulumi applies the rules:
  * 1. `ignoreChanges` of the registration (as plan.json records it): no change for this resource.
@@ -15,13 +15,12 @@
  * (pulumi/pulumi-azure-native#3053); the diff says "update", as `pulumi up` would, with a warning.
  */
 import {
-  changeText,
   PLAN_FORMAT,
   SECRET,
   type PlanDocument,
   type PlanResource,
   type PlanViolation,
-} from "./planRender";
+} from "./document";
 import { InputError } from "../core/errors";
 import { PACKAGE_VERSION_TYPE } from "./planState";
 
@@ -306,6 +305,26 @@ function cascade(resources: ResourceChange[], head: PlanDocument): void {
 /** The last segment of a type token: `Pool`, `StorageAccount`, `PoolSettings`. */
 export function shortType(type: string): string {
   return type.split(/[:/]/).pop() ?? type;
+}
+
+/** Formats a value for one line: JSON (strings quoted), `(none)` when absent. */
+export function valueText(v: unknown): string {
+  return v === undefined ? "(none)" : JSON.stringify(v);
+}
+
+/**
+ * `old -> new` on one line. Multi-line strings (an autoscale formula, a start task script) show
+ * only the lines that differ.
+ */
+export function changeText(p: { old?: unknown; new?: unknown }): string {
+  if (typeof p.old === "string" && typeof p.new === "string" && /\n/.test(p.old + p.new)) {
+    const olds = p.old.split("\n");
+    const news = p.new.split("\n");
+    const gone = olds.filter((l) => !news.includes(l)).join("\n");
+    const added = news.filter((l) => !olds.includes(l)).join("\n");
+    return `${valueText(gone)} -> ${valueText(added)} (changed lines)`;
+  }
+  return `${valueText(p.old)} -> ${valueText(p.new)}`;
 }
 
 function consequences(c: ResourceChange, base: PlanDocument, head: PlanDocument): string[] {

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { CliResult } from "../helpers";
+import { POOL_IGNORE_CHANGES, POOL_REPLACE_ON_CHANGES } from "../support/expectedPool";
 
 const repo = path.resolve(__dirname, "../..");
 const fixture = path.join(repo, "tests/fixtures/plan");
@@ -25,7 +26,7 @@ async function plan(args: string[]): Promise<CliResult> {
   return result!;
 }
 
-/** How the fixture stack's pool takes changes (lib/plan/planRender poolUpdates). */
+/** How the fixture stack's pool takes changes (lib/plan/document poolUpdates). */
 const POOL_CHANGES =
   "in place (PATCH): application packages, scale, start task, tags; replaces the pool (deletes its nodes): " +
   "image and node agent, inter-node communication, mounts, network, node communication mode, node identity, " +
@@ -106,7 +107,7 @@ describe("hpc-batch plan on a fixture stack", () => {
       "hpc-batch",
       "review",
     ]);
-    // Stable order (lib/plan/planRender stableOrder): after parent and dependencies, then type, name.
+    // Stable order (lib/plan/document stableOrder): after parent and dependencies, then type, name.
     const rows = doc.resources.map((r: Record<string, unknown>) => [
       r.type,
       r.name,
@@ -167,18 +168,8 @@ describe("hpc-batch plan on a fixture stack", () => {
     // The rules the diff decides replacement by, as the program gives them to Pulumi.
     expect(pool.options).toEqual({
       deleteBeforeReplace: true,
-      replaceOnChanges: [
-        "vmSize",
-        "deploymentConfiguration",
-        "networkConfiguration",
-        "taskSlotsPerNode",
-        "userAccounts",
-        "mountConfiguration",
-        "interNodeCommunication",
-        "identity",
-        "targetNodeCommunicationMode",
-      ],
-      ignoreChanges: ["scaleSettings", "startTask", "applicationPackages", "tags"],
+      replaceOnChanges: POOL_REPLACE_ON_CHANGES,
+      ignoreChanges: POOL_IGNORE_CHANGES,
     });
     const role = (name: string) =>
       byName("azure-native:authorization:RoleAssignment", name).settings;

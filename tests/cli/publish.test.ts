@@ -11,18 +11,19 @@ import {
 } from "../../lib/core/naming";
 import { buildPackage, type PackageInfo } from "../../lib/package/zip";
 import { runCli } from "../helpers";
-import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
-import { startBatchStandIn } from "../support/batchStandIn";
+import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
+import { startBatchStandIn } from "../../standins/batchStandIn";
 import {
   startArmBatchStandIn,
   type ArmBatchStandIn,
   type ArmBatchStandInOptions,
-} from "../support/armBatchStandIn";
+} from "../../standins/armBatchStandIn";
+import { armIds } from "../support/fakeAzure";
 
 const SUB = "00000000-0000-0000-0000-0000000000bb";
 const RG = "rg-hpc";
 const ACCOUNT = "bahpc02";
-const APP_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Batch/batchAccounts/${ACCOUNT}/applications/ffmpeg`;
+const APP_ID = armIds(SUB).application(RG, ACCOUNT, "ffmpeg");
 const FFMPEG = path.join(
   __dirname,
   "..",

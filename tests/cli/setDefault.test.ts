@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { APPLICATION_VERSION_RULE } from "../../lib/core/naming";
 import { runCli } from "../helpers";
-import { startAzurite, type Azurite } from "../support/azurite";
+import { startAzurite, type Azurite } from "../../standins/azurite";
 import {
   ARM_APP,
   ARM_TOKEN,

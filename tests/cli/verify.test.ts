@@ -4,8 +4,8 @@ import * as path from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import * as credentials from "../../lib/azure/credentials";
 import { runCli } from "../helpers";
-import { startAzurite, type Azurite } from "../support/azurite";
-import { BatchScenario, startBatchStandIn } from "../support/batchStandIn";
+import { startAzurite, type Azurite } from "../../standins/azurite";
+import { BatchScenario, startBatchStandIn } from "../../standins/batchStandIn";
 import { stackOutputs, startDeployedStack } from "../support/deployedStack";
 
 const scenario: BatchScenario = {

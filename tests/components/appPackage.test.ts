@@ -18,30 +18,25 @@ import {
 } from "../../components/appPackageProvider";
 import { InputErrors } from "../../lib/core/errors";
 import { simulate, unwrap } from "../helpers";
-import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
-import { startArmBatchStandIn, type ArmBatchStandIn } from "../support/armBatchStandIn";
+import { armIds, fakeAzure } from "../support/fakeAzure";
+import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
+import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
 
 const SUB = "00000000-0000-0000-0000-0000000000cc";
 const RG = "rg-hpc";
 const ACCOUNT = "bahpc03";
-const APP_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Batch/batchAccounts/${ACCOUNT}/applications/ffmpeg`;
+const APP_ID = armIds(SUB).application(RG, ACCOUNT, "ffmpeg");
 const COMPONENT = "hpc-batch:batch:ApplicationPackage";
 const DYNAMIC = "pulumi-nodejs:dynamic/batch:ApplicationPackageVersion";
 const SHA = "5".repeat(64);
 
+const azure = fakeAzure({ subscriptionId: SUB, applicationId: APP_ID });
 const sim = simulate({
   project: "hpc-batch",
   stack: "test",
   id: ({ type, inputs }) => (type === DYNAMIC ? `${APP_ID}/versions/${inputs.version}` : "id"),
   // What the provider's create returns besides the inputs.
-  state: ({ type, inputs }) =>
-    type === DYNAMIC
-      ? {
-          state: "Active",
-          applicationResourceId: APP_ID,
-          packageReference: { id: APP_ID, version: inputs.version },
-        }
-      : {},
+  state: (r) => (r.type === DYNAMIC ? azure.state(r)! : {}),
 });
 
 const args = {

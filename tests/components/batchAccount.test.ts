@@ -3,6 +3,7 @@ import { simulate, unwrap } from "../helpers";
 import { BatchAccount } from "../../components/batchAccount";
 import { InputError } from "../../lib/core/errors";
 import { InputErrors } from "../../lib/core/config";
+import { armIds, fakeAzure } from "../support/fakeAzure";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const STORAGE_ID = `/subscriptions/${SUB}/resourceGroups/rg-hpc-batch-dev/providers/Microsoft.Storage/storageAccounts/sthpcbatchdev`;
@@ -13,29 +14,15 @@ const IDENTITY = "azure-native:managedidentity:UserAssignedIdentity";
 const ROLE = "azure-native:authorization:RoleAssignment";
 const ACCOUNT = "azure-native:batch:BatchAccount";
 
-const identityId = (name: string) =>
-  `/subscriptions/${SUB}/resourceGroups/rg-hpc/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+const identityId = (name: string) => armIds(SUB).userAssignedIdentity("rg-hpc", name);
 
 // A fake provider: ARM ids and what Azure computes (principal and client ids, name, endpoint).
+const azure = fakeAzure({ subscriptionId: SUB, principalId: PRINCIPAL, clientId: CLIENT });
 const sim = simulate({
   project: "hpc-batch",
   stack: "test",
-  id: ({ type, name, inputs }) => {
-    if (type === IDENTITY) return identityId(inputs.resourceName as string);
-    if (type === ACCOUNT)
-      return `/subscriptions/${SUB}/resourceGroups/rg-hpc/providers/Microsoft.Batch/batchAccounts/${inputs.accountName}`;
-    return `${name}-id`;
-  },
-  state: ({ type, inputs }) => {
-    if (type === IDENTITY)
-      return { name: inputs.resourceName, principalId: PRINCIPAL, clientId: CLIENT };
-    if (type === ACCOUNT)
-      return {
-        name: inputs.accountName,
-        accountEndpoint: `${inputs.accountName}.${inputs.location}.batch.azure.com`,
-      };
-    return {};
-  },
+  id: (r) => azure.id(r) ?? `${r.name}-id`,
+  state: (r) => azure.state(r) ?? {},
 });
 
 test("a keyless account whose identity reaches the storage account's blobs", async () => {

@@ -3,37 +3,29 @@ import { simulate, unwrap } from "../helpers";
 import { BatchPool } from "../../components/pool";
 import { InputError } from "../../lib/core/errors";
 import { InputErrors } from "../../lib/core/config";
+import { armIds, fakeAzure } from "../support/fakeAzure";
+import {
+  POOL_IGNORE_CHANGES,
+  POOL_REPLACE_ON_CHANGES,
+  UBUNTU_2404_DEPLOYMENT,
+  UBUNTU_2404_IMAGE,
+} from "../support/expectedPool";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
-const IDENTITY_ID = `/subscriptions/${SUB}/resourceGroups/rg-hpc/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-bahpc01`;
+const IDENTITY_ID = armIds(SUB).userAssignedIdentity("rg-hpc", "id-bahpc01");
 const GALLERY = `/subscriptions/${SUB}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/hpc/images/ubuntu-ffmpeg/versions/1.0.0`;
 const COMPONENT = "hpc-batch:batch:BatchPool";
 const POOL = "azure-native:batch:Pool";
 const SETTINGS = "pulumi-nodejs:dynamic/batch:PoolSettings";
-const IMMUTABLE = [
-  "vmSize",
-  "deploymentConfiguration",
-  "networkConfiguration",
-  "taskSlotsPerNode",
-  "userAccounts",
-  "mountConfiguration",
-  "interNodeCommunication",
-  "identity",
-  "targetNodeCommunicationMode",
-];
-/** Changed by the settings resource with PATCH, never by azure-native's PUT. */
-const PATCHED = ["scaleSettings", "startTask", "applicationPackages", "tags"];
 const SCALE =
   "only one of [dedicatedNodes, spotNodes] and [autoScaleFormula, autoScaleEvaluationInterval] can be specified: a pool has either a fixed scale or an autoscale formula";
 
+const azure = fakeAzure({ subscriptionId: SUB });
 const sim = simulate({
   project: "hpc-batch",
   stack: "test",
-  id: ({ type, name, inputs }) =>
-    type === POOL
-      ? `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${inputs.accountName}/pools/${inputs.poolName}`
-      : `${name}-id`,
-  state: ({ type, inputs }) => (type === POOL ? { name: inputs.poolName } : {}),
+  id: (r) => azure.id(r) ?? `${r.name}-id`,
+  state: (r) => azure.state(r) ?? {},
 });
 
 const base = {
@@ -56,17 +48,7 @@ test("defaults: Ubuntu 24.04, D2s_v5, fixed 0/0, one slot, simplified, identity 
     accountName: "bahpc01",
     poolName: "hpc-pool",
     vmSize: "Standard_D2s_v5",
-    deploymentConfiguration: {
-      virtualMachineConfiguration: {
-        imageReference: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-        },
-        nodeAgentSkuId: "batch.node.ubuntu 24.04",
-      },
-    },
+    deploymentConfiguration: UBUNTU_2404_DEPLOYMENT,
     // resizeTimeout is azure-native's own default for fixed scale.
     scaleSettings: {
       fixedScale: { targetDedicatedNodes: 0, targetLowPriorityNodes: 0, resizeTimeout: "PT15M" },
@@ -75,8 +57,8 @@ test("defaults: Ubuntu 24.04, D2s_v5, fixed 0/0, one slot, simplified, identity 
     targetNodeCommunicationMode: "Simplified",
     identity: { type: "UserAssigned", userAssignedIdentities: [IDENTITY_ID] },
   });
-  expect(pool.options.replaceOnChanges).toEqual(IMMUTABLE);
-  expect(pool.options.ignoreChanges).toEqual(PATCHED);
+  expect(pool.options.replaceOnChanges).toEqual(POOL_REPLACE_ON_CHANGES);
+  expect(pool.options.ignoreChanges).toEqual(POOL_IGNORE_CHANGES);
   expect(pool.options.deleteBeforeReplace).toBe(true);
 
   // The companion that PATCHes the updatable settings: a child of the component, after the pool.
@@ -198,7 +180,7 @@ test("a VM size change replaces the pool (delete first); scale, start task, pack
   expect(pool.options.replaceOnChanges).toContain("vmSize");
   expect(pool.options.deleteBeforeReplace).toBe(true);
   // No property is both replaced and patched; azure-native never sees a change it would PUT.
-  expect(pool.options.ignoreChanges.filter((p) => IMMUTABLE.includes(p))).toEqual([]);
+  expect(pool.options.ignoreChanges.filter((p) => POOL_REPLACE_ON_CHANGES.includes(p))).toEqual([]);
   expect(sim.find(SETTINGS, "resize-settings").inputs.armEndpoint).toBe(
     "https://management.usgovcloudapi.net",
   );
@@ -272,12 +254,7 @@ describe("bad args throw before anything is registered", () => {
     [
       "bad3",
       {
-        image: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-        },
+        image: UBUNTU_2404_IMAGE,
         customImageId: GALLERY,
       },
       `BatchPool(bad3).customImageId "${GALLERY.slice(0, 116)}... is invalid: only one of [image] and [customImageId] can be specified`,

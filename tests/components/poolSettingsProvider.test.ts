@@ -15,14 +15,16 @@ import {
   poolSettingsProvider,
   type PoolSettingsInputs,
 } from "../../components/poolSettingsProvider";
-import { startArmPoolStandIn, type ArmPoolStandIn } from "../support/armPoolStandIn";
+import { startArmPoolStandIn, type ArmPoolStandIn } from "../../standins/armPoolStandIn";
+import { UBUNTU_2404_DEPLOYMENT } from "../support/expectedPool";
+import { armIds } from "../support/fakeAzure";
 
 const SUB = "00000000-0000-0000-0000-0000000000dd";
 const RG = "rg-hpc";
 const ACCOUNT = "bahpc04";
 const POOL = "hpc-pool";
 const TOKEN = "pool-stand-in-token";
-const ACCOUNT_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Batch/batchAccounts/${ACCOUNT}`;
+const ACCOUNT_ID = armIds(SUB).batchAccount(RG, ACCOUNT);
 const POOL_ID = `${ACCOUNT_ID}/pools/${POOL}`;
 const APP_ID = `${ACCOUNT_ID}/applications/ffmpeg`;
 const UNKNOWN = pulumi.runtime.unknownValue as string;
@@ -220,17 +222,7 @@ describe("patchPool and the provider against the strict pool stand-in", () => {
   const savedToken = process.env.AZURE_ACCESS_TOKEN;
   const existing = {
     vmSize: "Standard_D2s_v5",
-    deploymentConfiguration: {
-      virtualMachineConfiguration: {
-        imageReference: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-        },
-        nodeAgentSkuId: "batch.node.ubuntu 24.04",
-      },
-    },
+    deploymentConfiguration: UBUNTU_2404_DEPLOYMENT,
     scaleSettings: FIXED,
     startTask: TASK,
     applicationPackages: [{ id: APP_ID }],

@@ -2,6 +2,7 @@ import { simulate, unwrap } from "../helpers";
 import { StorageAccount } from "../../components/storageAccount";
 import { InputError } from "../../lib/core/errors";
 import { InputErrors } from "../../lib/core/config";
+import { fakeAzure } from "../support/fakeAzure";
 
 const SUB = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const STORAGE = "azure-native:storage:StorageAccount";
@@ -9,20 +10,12 @@ const BLOB = "azure-native:storage:BlobServiceProperties";
 const COMPONENT = "hpc-batch:storage:StorageAccount";
 
 // A fake provider: ARM ids and the properties Azure computes (name, endpoints), from the inputs.
+const azure = fakeAzure({ subscriptionId: SUB });
 const sim = simulate({
   project: "hpc-batch",
   stack: "test",
-  id: ({ type, name, inputs }) =>
-    type === STORAGE
-      ? `/subscriptions/${SUB}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Storage/storageAccounts/${inputs.accountName}`
-      : `${name}-id`,
-  state: ({ type, inputs }) =>
-    type === STORAGE
-      ? {
-          name: inputs.accountName,
-          primaryEndpoints: { blob: `https://${inputs.accountName}.blob.core.windows.net/` },
-        }
-      : {},
+  id: (r) => azure.id(r) ?? `${r.name}-id`,
+  state: (r) => azure.state(r) ?? {},
 });
 
 test("defaults: StorageV2, LRS, TLS 1.2, HTTPS only, private, keyless, 7-day soft delete", async () => {

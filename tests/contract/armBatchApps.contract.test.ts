@@ -11,9 +11,9 @@ import {
   type PackageVersionInfo,
 } from "../../lib/azure/armBatchApps";
 import { staticTokenCredential } from "../../lib/azure/credentials";
-import { startArmBatchStandIn, type ArmBatchStandIn } from "../support/armBatchStandIn";
-import { fakeEntraToken, startAzurite, type Azurite } from "../support/azurite";
-import type { RecordedRequest } from "../support/httpsStandIn";
+import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
+import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
+import type { RecordedRequest } from "../../standins/httpsStandIn";
 import {
   OPERATIONS,
   loadExample,

@@ -6,21 +6,22 @@
  */
 import { staticTokenCredential } from "../../lib/azure/credentials";
 import { patchPool } from "../../components/poolSettingsProvider";
-import { startArmPoolStandIn } from "../support/armPoolStandIn";
-import { fakeEntraToken } from "../support/azurite";
-import type { RecordedRequest } from "../support/httpsStandIn";
+import { startArmPoolStandIn } from "../../standins/armPoolStandIn";
+import { fakeEntraToken } from "../../standins/azurite";
+import type { RecordedRequest } from "../../standins/httpsStandIn";
 import {
   OPERATIONS,
   loadExample,
   requestMismatches,
   responseMismatches,
 } from "../support/restContract";
+import { armIds } from "../support/fakeAzure";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const RG = "rg-hpc";
 const ACCOUNT = "bahpc01";
 const POOL = "hpcpool";
-const APP_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Batch/batchAccounts/${ACCOUNT}/applications/ffmpeg`;
+const APP_ID = armIds(SUB).application(RG, ACCOUNT, "ffmpeg");
 const token = fakeEntraToken();
 const op = OPERATIONS.Pool_Update;
 const example = loadExample(op.example);

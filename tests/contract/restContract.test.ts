@@ -1,5 +1,5 @@
 /** The contract helper itself: each check must be able to fail, with a message naming the field. */
-import type { RecordedRequest, StandInReply } from "../support/httpsStandIn";
+import type { RecordedRequest, StandInReply } from "../../standins/httpsStandIn";
 import {
   OPERATIONS,
   loadExample,

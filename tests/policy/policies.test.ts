@@ -7,6 +7,7 @@ import { resolvePolicyConfig, type PolicyPackConfig } from "../../policy/config"
 import { TYPES, baseType, stackOfUrn } from "../../policy/framework";
 import { POLICIES } from "../../policy/policies";
 import * as poolRules from "../../policy/rules/pool";
+import { UBUNTU_2404_DEPLOYMENT } from "../support/expectedPool";
 
 type Props = Record<string, unknown>;
 type Kind = keyof typeof TYPES;
@@ -56,17 +57,7 @@ const COMPLIANT: Record<Kind, Props> = {
   pool: {
     accountName: "batch",
     vmSize: "Standard_D2s_v5",
-    deploymentConfiguration: {
-      virtualMachineConfiguration: {
-        imageReference: {
-          publisher: "canonical",
-          offer: "ubuntu-24_04-lts",
-          sku: "server",
-          version: "latest",
-        },
-        nodeAgentSkuId: "batch.node.ubuntu 24.04",
-      },
-    },
+    deploymentConfiguration: UBUNTU_2404_DEPLOYMENT,
     targetNodeCommunicationMode: "Simplified",
     scaleSettings: { fixedScale: { targetDedicatedNodes: 0, targetLowPriorityNodes: 2 } },
     taskSlotsPerNode: 1,

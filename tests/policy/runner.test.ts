@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { simulate, type Registration } from "../helpers";
 import { evaluatePolicies } from "../../policy/runner";
+import { UBUNTU_2404_IMAGE } from "../support/expectedPool";
 
 const sim = simulate({ project: "hpc-batch", stack: "dev" });
 
@@ -17,12 +18,6 @@ const batch = require("@pulumi/azure-native/batch") as typeof import("@pulumi/az
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const TAGS = { app: "hpc-batch", stack: "dev" };
-const IMAGE = {
-  publisher: "canonical",
-  offer: "ubuntu-24_04-lts",
-  sku: "server",
-  version: "latest",
-};
 
 /** A dynamic resource shaped like the application package one (its inputs carry allowUpdates). */
 class ApplicationPackage extends pulumi.dynamic.Resource {
@@ -85,7 +80,7 @@ function program(): void {
       resourceGroupName: "rg",
       vmSize: "Standard_D2s_v5",
       deploymentConfiguration: {
-        virtualMachineConfiguration: { imageReference: IMAGE, nodeAgentSkuId: agent },
+        virtualMachineConfiguration: { imageReference: UBUNTU_2404_IMAGE, nodeAgentSkuId: agent },
       },
       targetNodeCommunicationMode: "Simplified",
       scaleSettings: {

@@ -3,9 +3,13 @@
  * with its strict PATCH of the default version) and the Batch data-plane stand-in (pool, nodes,
  * jobs), one scenario for both. Used by the tests of `verify --promote` and `set-default`.
  */
-import type { Azurite } from "./azurite";
-import { startArmBatchStandIn, type ArmBatchStandIn } from "./armBatchStandIn";
-import { type BatchScenario, type BatchStandIn, startBatchStandIn } from "./batchStandIn";
+import type { Azurite } from "../../standins/azurite";
+import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
+import {
+  type BatchScenario,
+  type BatchStandIn,
+  startBatchStandIn,
+} from "../../standins/batchStandIn";
 
 export const STACK = {
   subscriptionId: "11111111-2222-3333-4444-555555555555",

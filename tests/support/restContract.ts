@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { RecordedRequest, StandInReply } from "./httpsStandIn";
+import type { RecordedRequest, StandInReply } from "../../standins/httpsStandIn";
 
 /** Where the vendored examples live (never read from outside the repository). */
 export const EXAMPLES_DIR = path.join(

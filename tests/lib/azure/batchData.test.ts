@@ -4,7 +4,7 @@ import {
   type BatchScenario,
   startBatchStandIn,
   BATCH_CONTENT_TYPE,
-} from "../../support/batchStandIn";
+} from "../../../standins/batchStandIn";
 import { BATCH_TOKEN, STACK } from "../../support/deployedStack";
 
 const batchCred = staticTokenCredential(BATCH_TOKEN);

@@ -19,7 +19,7 @@ import {
   type FaultDecision,
   type FaultProxy,
   type ProxiedRequest,
-} from "../../support/azurite";
+} from "../../../standins/azurite";
 
 const MiB = 1024 * 1024;
 const CONTAINER = "app-ffmpeg-0123456789abcdef";

@@ -20,6 +20,7 @@ import {
 import { closestKey, isKnownValue } from "../../../lib/core/validate";
 import * as errors from "../../../lib/core/errors";
 import { InputError } from "../../../lib/core/errors";
+import { UBUNTU_2404_IMAGE } from "../../support/expectedPool";
 
 const LOC = { "azure-native:location": "westeurope" };
 
@@ -399,13 +400,7 @@ describe("invalid config: one error, the exact message", () => {
       {
         ...LOC,
         "hpc-batch:pool": {
-          image: {
-            publisher: "canonical",
-            offer: "ubuntu-24_04-lts",
-            sku: "server",
-            version: "latest",
-            plan: "x",
-          },
+          image: { ...UBUNTU_2404_IMAGE, plan: "x" },
         },
       },
       'hpc-batch:pool.image.plan "x" is invalid: is not a known image setting; known: publisher, offer, sku, version',
@@ -415,12 +410,7 @@ describe("invalid config: one error, the exact message", () => {
       {
         ...LOC,
         "hpc-batch:pool": {
-          image: {
-            publisher: "canonical",
-            offer: "ubuntu-24_04-lts",
-            sku: "server",
-            version: "latest",
-          },
+          image: UBUNTU_2404_IMAGE,
           customImageId: GALLERY,
         },
       },

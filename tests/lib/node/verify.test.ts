@@ -13,14 +13,14 @@ import {
   targetFromOutputs,
   verifyJobId,
 } from "../../../lib/node/verify";
-import { startAzurite, type Azurite } from "../../support/azurite";
+import { startAzurite, type Azurite } from "../../../standins/azurite";
 import { captureStream } from "../../support/progressStream";
 import {
   BATCH_CONTENT_TYPE,
   BatchScenario,
   BatchStandIn,
   startBatchStandIn,
-} from "../../support/batchStandIn";
+} from "../../../standins/batchStandIn";
 import {
   ARM_APP,
   type DeployedStackStandIns,

@@ -14,10 +14,10 @@ import {
   poolUpdates,
   PlanDocument,
   redact,
-  renderMermaid,
   SECRET,
   STAND_IN_NOTE,
-} from "../../../lib/plan/planRender";
+} from "../../../lib/plan/document";
+import { renderMermaid } from "../../../lib/plan/render/diagram";
 import {
   PACKAGE_VERSION_TYPE,
   PlanState,
@@ -25,6 +25,7 @@ import {
 } from "../../../lib/plan/planState";
 import type { Registration } from "../../../lib/plan/simulate";
 import { buildPackage } from "../../../lib/package/zip";
+import { UBUNTU_2404_DEPLOYMENT } from "../../support/expectedPool";
 
 const fixture = path.resolve(__dirname, "../../fixtures/plan");
 let tmp: string;
@@ -261,17 +262,7 @@ describe("rendering", () => {
       {
         poolName: "p1",
         vmSize: "Standard_D2s_v5",
-        deploymentConfiguration: {
-          virtualMachineConfiguration: {
-            imageReference: {
-              publisher: "canonical",
-              offer: "ubuntu-24_04-lts",
-              sku: "server",
-              version: "latest",
-            },
-            nodeAgentSkuId: "batch.node.ubuntu 24.04",
-          },
-        },
+        deploymentConfiguration: UBUNTU_2404_DEPLOYMENT,
         scaleSettings: { fixedScale: { targetDedicatedNodes: 2 } },
         taskSlotsPerNode: 1,
         applicationPackages: [{ id: "/subscriptions/0/.../applications/ffmpeg", version: "1.2.0" }],

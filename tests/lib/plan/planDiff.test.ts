@@ -3,6 +3,7 @@ import { REPLACE_PROPERTIES, UPDATE_PROPERTIES } from "../../../components/appPa
 import { withinProject } from "../../../lib/plan/plan";
 import {
   changedPaths,
+  changeText,
   diffPlans,
   DYNAMIC_PROVIDERS,
   gateReasons,
@@ -12,13 +13,12 @@ import {
   type PlanDiff,
 } from "../../../lib/plan/planDiff";
 import {
-  changeText,
   formulaBounds,
   SECRET,
   vmSizeCores,
   type PlanDocument,
   type PlanResource,
-} from "../../../lib/plan/planRender";
+} from "../../../lib/plan/document";
 import { PACKAGE_VERSION_TYPE } from "../../../lib/plan/planState";
 import {
   COORDINATES,

@@ -20,19 +20,20 @@ import {
   startFaultProxy,
   type Azurite,
   type FaultProxy,
-} from "../../support/azurite";
+} from "../../../standins/azurite";
 import { batchApplications, type BatchApplications } from "../../../lib/azure/armBatchApps";
-import { startBatchStandIn } from "../../support/batchStandIn";
+import { startBatchStandIn } from "../../../standins/batchStandIn";
 import {
   startArmBatchStandIn,
   type ArmBatchStandIn,
   type ArmBatchStandInOptions,
-} from "../../support/armBatchStandIn";
+} from "../../../standins/armBatchStandIn";
+import { armIds } from "../../support/fakeAzure";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const RG = "rg-hpc";
 const ACCOUNT = "bahpc01";
-const APP_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Batch/batchAccounts/${ACCOUNT}/applications/ffmpeg`;
+const APP_ID = armIds(SUB).application(RG, ACCOUNT, "ffmpeg");
 const MiB = 1024 * 1024;
 
 let azurite: Azurite;

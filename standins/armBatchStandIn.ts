@@ -37,6 +37,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Azurite } from "./azurite";
 import {
+  armError,
+  checkArmCaller,
   startStandIn,
   type RecordedRequest,
   type Route,
@@ -132,10 +134,8 @@ const withEtagHeader = (routes: Route[]): Route[] =>
     },
   }));
 
-const err = (status: number, code: string, message: string): StandInReply => ({
-  status,
-  body: { error: { code, message } },
-});
+const err = (status: number, code: string, message: string): StandInReply =>
+  armError(status, code, message);
 
 /** The end-of-central-directory signature: a zip has one in its last 64 KiB + 22 bytes. */
 function looksLikeZip(b: Buffer): boolean {
@@ -200,18 +200,8 @@ export async function startArmBatchStandIn(opts: ArmBatchStandInOptions): Promis
     params: Record<string, string>,
     kind: string,
   ): StandInReply | undefined => {
-    counts[kind] = (counts[kind] ?? 0) + 1;
-    if (req.headers.authorization !== `Bearer ${opts.token}`) {
-      violations.push(`${kind}: authorization ${String(req.headers.authorization)}`);
-      return err(401, "AuthenticationFailed", "missing or wrong bearer token");
-    }
-    if (
-      params.sub !== opts.subscriptionId ||
-      params.rg !== opts.resourceGroup ||
-      params.account !== opts.account
-    ) {
-      return err(404, "ResourceNotFound", `${params.sub}/${params.rg}/${params.account}`);
-    }
+    const refused = checkArmCaller(opts, { counts, violations }, req, params, kind);
+    if (refused) return refused;
     if (params.app !== undefined && !APP_NAME.test(params.app)) {
       violations.push(`${kind}: application name ${params.app}`);
       return err(400, "InvalidParameter", "applicationName");

@@ -11,6 +11,7 @@
  * exercise the storage SDK's retries and interrupted uploads.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
@@ -65,10 +66,14 @@ export function fakeEntraToken(opts: { audience?: string; ttlSeconds?: number } 
 export async function startAzurite(): Promise<Azurite> {
   // tlsMaterial() throws the suite's own message when the certificate is missing.
   tlsMaterial();
-  const bin = path.join(__dirname, "..", "..", "node_modules", ".bin", "azurite-blob");
+  // Found through the package, not a path from this file: it runs from standins/ (the suite) and
+  // from dist/standins/ (`npm run bench`).
+  const pkgFile = require.resolve("azurite/package.json");
+  const { bin } = JSON.parse(fs.readFileSync(pkgFile, "utf8")) as { bin: Record<string, string> };
   const child: ChildProcess = spawn(
-    bin,
+    process.execPath,
     [
+      path.join(path.dirname(pkgFile), bin["azurite-blob"]),
       "--inMemoryPersistence",
       "--blobPort",
       "0",

@@ -24,6 +24,8 @@
  * Every request must carry `Authorization: Bearer <token>`; `counts` tallies requests by kind.
  */
 import {
+  armError,
+  checkArmCaller,
   startStandIn,
   type RecordedRequest,
   type StandIn,
@@ -85,10 +87,7 @@ const SERVER_FIELDS = [
   "currentNodeCommunicationMode",
 ];
 
-const err = (status: number, code: string, message: string, extra?: object): StandInReply => ({
-  status,
-  body: { error: { code, message, ...extra } },
-});
+const err = armError;
 
 /** The error Batch answers for a property it cannot update (quoted in Azure/Batch issue 85). */
 export function propertyCannotBeUpdated(property: string): StandInReply {
@@ -154,18 +153,8 @@ export async function startArmPoolStandIn(opts: ArmPoolStandInOptions): Promise<
     params: Record<string, string>,
     kind: string,
   ): StandInReply | undefined => {
-    counts[kind] = (counts[kind] ?? 0) + 1;
-    if (req.headers.authorization !== `Bearer ${opts.token}`) {
-      violations.push(`${kind}: authorization ${String(req.headers.authorization)}`);
-      return err(401, "AuthenticationFailed", "missing or wrong bearer token");
-    }
-    if (
-      params.sub !== opts.subscriptionId ||
-      params.rg !== opts.resourceGroup ||
-      params.account !== opts.account
-    ) {
-      return err(404, "ResourceNotFound", `${params.sub}/${params.rg}/${params.account}`);
-    }
+    const refused = checkArmCaller(opts, { counts, violations }, req, params, kind);
+    if (refused) return refused;
     if (!POOL_NAME.test(params.pool)) {
       violations.push(`${kind}: pool name ${params.pool}`);
       return err(400, "InvalidParameter", "poolName");

@@ -4,7 +4,8 @@
  * that matches no route is answered 400 and recorded as a contract violation, so a test fails
  * loudly instead of passing against a stand-in that accepted anything.
  *
- * TLS: `npm test` (scripts/test.js) creates the certificate and trusts it via NODE_EXTRA_CA_CERTS.
+ * TLS: `npm test` and `npm run bench` create the certificate (scripts/tls.js) and trust it via
+ * NODE_EXTRA_CA_CERTS.
  */
 import * as fs from "node:fs";
 import * as https from "node:https";
@@ -135,4 +136,50 @@ export async function startStandIn(routes: Route[]): Promise<StandIn> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** An ARM error reply: `{ error: { code, message, ...extra } }` with the status. */
+export function armError(
+  status: number,
+  code: string,
+  message: string,
+  extra?: object,
+): StandInReply {
+  return { status, body: { error: { code, message, ...extra } } };
+}
+
+/** Who an ARM stand-in answers: the token it accepts and the one Batch account it holds. */
+export interface ArmAccountScope {
+  token: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  account: string;
+}
+
+/**
+ * The first checks every ARM Batch stand-in makes: counts the request under `kind`, answers 401
+ * `AuthenticationFailed` (a violation: hpc-batch always sends its token) to a missing or wrong
+ * bearer token, and 404 `ResourceNotFound` to another subscription, group or account (Resource
+ * Manager's answer for a resource that is not there).
+ */
+export function checkArmCaller(
+  scope: ArmAccountScope,
+  state: { counts: Record<string, number>; violations: string[] },
+  req: RecordedRequest,
+  params: Record<string, string>,
+  kind: string,
+): StandInReply | undefined {
+  state.counts[kind] = (state.counts[kind] ?? 0) + 1;
+  if (req.headers.authorization !== `Bearer ${scope.token}`) {
+    state.violations.push(`${kind}: authorization ${String(req.headers.authorization)}`);
+    return armError(401, "AuthenticationFailed", "missing or wrong bearer token");
+  }
+  if (
+    params.sub !== scope.subscriptionId ||
+    params.rg !== scope.resourceGroup ||
+    params.account !== scope.account
+  ) {
+    return armError(404, "ResourceNotFound", `${params.sub}/${params.rg}/${params.account}`);
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { rolloutText } from "../../lib/plan/planRender";
+import { rolloutText } from "../../../lib/plan/document";
 
 const APP =
   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/ba/applications/ffmpeg";
