@@ -45,3 +45,16 @@ export async function runCli(args: string[]): Promise<CliResult> {
     err.mockRestore();
   }
 }
+
+/**
+ * Runs the CLI in a fresh module registry: `plan` requires the Pulumi program, which runs once
+ * per registry (as once per process outside the tests).
+ */
+export async function runCliFresh(args: string[]): Promise<CliResult> {
+  let result: CliResult | undefined;
+  await jest.isolateModulesAsync(async () => {
+    const fresh = await import("./helpers");
+    result = await fresh.runCli(args);
+  });
+  return result!;
+}

@@ -1,6 +1,9 @@
 /**
  * `hpc-batch plan [--stack dev] [--project dir] [--out-dir dir] [--against base/plan.json]
  * [--fail-on replace,delete,policy] [--json]`: the offline plan (lib/plan/plan.ts), and with `--against` what changes (lib/plan/planDiff.ts).
+ * A project whose Pulumi.yaml name is not `hpc-batch` runs its own program (`project` mode: its
+ * config is not checked against hpc-batch's keys, its package is the one it builds); the tree
+ * then starts with a line saying so.
  * Exit 0 when planned, 1 on a mandatory policy violation (the files are still written), 2 on bad
  * input (nothing written), 3 when `--fail-on` stops the change (it wins over 1; the files are
  * still written).
@@ -65,7 +68,7 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option(
       "--project <dir>",
-      "folder holding Pulumi.yaml and the stack files (default: found as git finds a repository, from the working folder up); the program is always hpc-batch's",
+      "folder holding Pulumi.yaml and the stack files (default: found as git finds a repository, from the working folder up); a Pulumi.yaml name other than hpc-batch runs that project's own program (Pulumi.yaml main) without hpc-batch's config checks and package build",
     )
     .option(
       "--policy-config <file>",
@@ -131,6 +134,11 @@ export function register(program: Command, ctx: CommandContext): void {
       });
       if (o.json) process.stdout.write(result.json);
       else {
+        if (result.mode === "project") {
+          process.stdout.write(
+            `Mode: project (Pulumi.yaml name ${result.doc.project}, not hpc-batch): ran its own program ${result.program}; hpc-batch's config checks and package build skipped\n`,
+          );
+        }
         process.stdout.write(renderText(result.doc, result.diff));
         process.stdout.write(`\nWrote ${result.files.json} and ${result.files.markdown}\n`);
       }

@@ -92,7 +92,12 @@ export interface PlanDocument {
   config: Record<string, unknown>;
   resources: PlanResource[];
   outputs: Record<string, PlanOutput>;
-  package: PlanPackage;
+  /**
+   * The application package the deployment publishes. Another project's program (not the
+   * hpc-batch stack) builds its own: shown when it registers exactly one package version,
+   * absent otherwise.
+   */
+  package?: PlanPackage;
   policies: PlanPolicies;
   standIns: { subscriptionId: string; note: string };
 }

@@ -5,6 +5,13 @@
  * in (lib/plan/planState), builds the application package as `hpc-batch package` does, runs the
  * policy pack, and writes `plan.json` and `plan.md` (lib/plan/document, lib/plan/render/).
  *
+ * Two modes, by the project's Pulumi.yaml `name`: `hpc-batch` is hpc-batch's own stack (the
+ * above). Any other name is another project's program that composes the components with its own
+ * config keys and builds its own package (examples/hashfiles): its program (Pulumi.yaml `main`)
+ * runs with the same engine, stand-ins and policies; its config is read as Pulumi reads it and
+ * not validated further (its program's `config.require` does that); the plan's package, when the
+ * program registers exactly one package version, is the zip that version publishes.
+ *
  * Needs no Pulumi CLI, no cloud credentials and no network: pulumi/pulumi#12289 (preview without
  * credentials) is still open, and a fork's pull request has no secrets anyway.
  */
@@ -15,7 +22,7 @@ import { parse as parseYaml } from "yaml";
 import { checkStackFileKeys, parseStackConfig, type StackSettings } from "../core/config";
 import { InputError } from "../core/errors";
 import { diffPlans, type PlanDiff } from "./planDiff";
-import { PlanState, STAND_IN_SUBSCRIPTION } from "./planState";
+import { PACKAGE_VERSION_TYPE, PlanState, STAND_IN_SUBSCRIPTION } from "./planState";
 import {
   assertNoSecrets,
   PLAN_FORMAT,
@@ -35,6 +42,8 @@ import { renderJson } from "./render/json";
 import { renderMarkdown } from "./render/markdown";
 import { simulate, type Registration, type Simulation } from "./simulate";
 import { preparePackage } from "../package/prepare";
+import { inspectZip } from "../package/zipInspect";
+import { projectProgram } from "./programLoader";
 import {
   DEFAULT_VERSION_FIELD,
   withOneHistoryRead,
@@ -161,7 +170,19 @@ export interface PlanOptions {
   against?: PlanDocument;
 }
 
+/** The Pulumi.yaml name of hpc-batch's own stack; any other project plans in `project` mode. */
+export const HPC_BATCH_PROJECT = "hpc-batch";
+
+/**
+ * `hpc-batch`: hpc-batch's stack, its config validated and its package built by the plan.
+ * `project`: another project's own program, config as Pulumi reads it, package as it builds it.
+ */
+export type PlanMode = "hpc-batch" | "project";
+
 export interface PlanResult {
+  mode: PlanMode;
+  /** The program that ran, relative to the project folder (POSIX separators). */
+  program: string;
   doc: PlanDocument;
   markdown: string;
   json: string;
@@ -257,6 +278,8 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
 
   // 1. Config: read and validate before anything else.
   const stackConfig = readStackConfig(root, opts.stack);
+  if (stackConfig.project !== HPC_BATCH_PROJECT)
+    return planProject(opts, root, stackConfig, phase, timings);
   const settings: StackSettings = parseStackConfig(stackConfig.config, {
     secretKeys: stackConfig.secretKeys,
   });
@@ -312,6 +335,89 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
   pkg.rollout = rolloutText(sim.registrations);
   phase("program");
 
+  return finish(opts, root, stackConfig, { sim, state, outputs, pkg }, phase, timings, {
+    mode: "hpc-batch",
+    program,
+  });
+}
+
+/** `project` mode (see the module comment): another project's program, as it is. */
+async function planProject(
+  opts: PlanOptions,
+  root: string,
+  stackConfig: StackConfig,
+  phase: (name: string) => void,
+  timings: [string, number][],
+): Promise<PlanResult> {
+  phase("config");
+  const location = stackConfig.config["azure-native:location"];
+  // Without `azure-native:location` the stand-ins name no region (a resource that needs one
+  // fails under Pulumi all the same).
+  const state = new PlanState(typeof location === "string" ? location : "no-location");
+  const sim = simulate({
+    project: stackConfig.project,
+    stack: opts.stack,
+    config: stackConfig.config,
+    secretKeys: stackConfig.secretKeys,
+    id: (r) => state.id(r),
+    state: (r) => state.state(r),
+    call: (inv) => state.call(inv),
+    serializeDynamicProviders: false,
+  });
+  const program = opts.program ?? projectProgram(root);
+  const outputs = await evaluateProgram(program, root, sim, state);
+  phase("program");
+  const pkg = await registeredPackage(sim.registrations);
+  phase("package");
+  return finish(opts, root, stackConfig, { sim, state, outputs, pkg }, phase, timings, {
+    mode: "project",
+    program,
+  });
+}
+
+/**
+ * The package a program publishes, from its one package version registration (its inputs name the
+ * zip): undefined when it registers none or several.
+ */
+async function registeredPackage(
+  registrations: readonly Registration[],
+): Promise<PlanPackage | undefined> {
+  const versions = registrations.filter((r) => r.type === PACKAGE_VERSION_TYPE);
+  if (versions.length !== 1) return undefined;
+  const i = versions[0].inputs;
+  const zip = String(i.packagePath);
+  const listing = await inspectZip(zip);
+  return {
+    applicationId: String(i.applicationId),
+    version: String(i.version),
+    versionSource: "set by the program",
+    file: path.basename(zip),
+    sha256: String(i.sha256),
+    bytes: listing.bytes,
+    files: listing.files,
+    staged: [],
+    rollout: rolloutText([...registrations]),
+  };
+}
+
+/** What the program left, for the policies and the documents. */
+interface Evaluated {
+  sim: Simulation;
+  state: PlanState;
+  outputs: Record<string, { value: unknown; secret: boolean }>;
+  pkg: PlanPackage | undefined;
+}
+
+/** Policies, documents and files: the same in both modes. */
+async function finish(
+  opts: PlanOptions,
+  root: string,
+  stackConfig: StackConfig,
+  { sim, state, outputs, pkg }: Evaluated,
+  phase: (name: string) => void,
+  timings: [string, number][],
+  ran: { mode: PlanMode; program: string },
+): Promise<PlanResult> {
   // 4. Policies.
   let policies: PlanPolicies;
   if (opts.policies) {
@@ -355,7 +461,7 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
       return { ...res, inputs: withinProject(res.inputs, root) as Record<string, unknown> };
     }),
     outputs: planOutputs,
-    package: pkg,
+    ...(pkg ? { package: pkg } : {}),
     policies,
     standIns: { subscriptionId: STAND_IN_SUBSCRIPTION, note: STAND_IN_NOTE },
   };
@@ -381,7 +487,18 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
   phase("write");
 
   const mandatoryViolations = policies.violations.filter((v) => v.level === "mandatory").length;
-  return { doc, json, markdown, files, timings, mandatoryViolations, ...(diff ? { diff } : {}) };
+  const program = path.relative(root, ran.program).split(path.sep).join("/");
+  return {
+    mode: ran.mode,
+    program,
+    doc,
+    json,
+    markdown,
+    files,
+    timings,
+    mandatoryViolations,
+    ...(diff ? { diff } : {}),
+  };
 }
 
 /**

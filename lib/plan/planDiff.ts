@@ -64,8 +64,9 @@ export interface ResourceChange {
 }
 
 export interface PlanDiff {
-  base: { stack: string; version: string };
-  head: { stack: string; version: string };
+  /** `version`: the plan's package version; absent when the plan shows no package. */
+  base: { stack: string; version?: string };
+  head: { stack: string; version?: string };
   /** Azure resources (components hold nothing), head order, then deletions in base order. */
   resources: ResourceChange[];
   counts: Record<ChangeKind, number>;
@@ -262,8 +263,8 @@ export function diffPlans(base: PlanDocument, head: PlanDocument): PlanDiff {
   const baseViolations = new Set(base.policies.violations.map(violationKey));
   const headViolations = new Set(head.policies.violations.map(violationKey));
   return {
-    base: { stack: base.stack, version: base.package.version },
-    head: { stack: head.stack, version: head.package.version },
+    base: { stack: base.stack, version: base.package?.version },
+    head: { stack: head.stack, version: head.package?.version },
     resources,
     counts,
     policies: {
@@ -393,14 +394,14 @@ function consequences(c: ResourceChange, base: PlanDocument, head: PlanDocument)
     case PACKAGE_VERSION_TYPE:
       if (c.kind === "create" || c.kind === "replace") {
         const app = c.settings.application;
-        const from = base.package.version;
+        const from = base.package?.version ?? "the old version";
         out.push(
           `publishes ${app} ${c.settings.version} as a new Batch package version` +
             (c.kind === "replace"
               ? `; ${from} stays in Batch (the old resource's delete leaves it; retention prunes old versions)`
               : ""),
         );
-        out.push(...(head.package.rollout ?? []));
+        out.push(...(head.package?.rollout ?? []));
       }
       if (
         c.properties.some((p) => p.path === "sha256") &&
@@ -478,7 +479,13 @@ export function parseBasePlan(text: string, file: string): PlanDocument {
     throw new InputError("--against", file, `${rule}: ${(err as Error).message}`);
   }
   const d = doc as Partial<PlanDocument> | null;
-  if (!d || d.format !== PLAN_FORMAT || !Array.isArray(d.resources) || !d.package || !d.policies) {
+  if (
+    !d ||
+    d.format !== PLAN_FORMAT ||
+    !Array.isArray(d.resources) ||
+    !d.policies ||
+    ("package" in d && !d.package)
+  ) {
     throw new InputError("--against", file, rule);
   }
   return d as PlanDocument;

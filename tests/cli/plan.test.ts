@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CliResult } from "../helpers";
+import { runCliFresh, type CliResult } from "../helpers";
 import { POOL_IGNORE_CHANGES, POOL_REPLACE_ON_CHANGES } from "../support/expectedPool";
 
 const repo = path.resolve(__dirname, "../..");
@@ -13,18 +13,7 @@ beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cli-plan-test-")))
 process.setMaxListeners(50);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/**
- * Runs the CLI in a fresh module registry: `plan` requires the Pulumi program, which runs once
- * per registry (as once per process outside the tests).
- */
-async function plan(args: string[]): Promise<CliResult> {
-  let result: CliResult | undefined;
-  await jest.isolateModulesAsync(async () => {
-    const { runCli } = await import("../helpers");
-    result = await runCli(["plan", ...args]);
-  });
-  return result!;
-}
+const plan = (args: string[]): Promise<CliResult> => runCliFresh(["plan", ...args]);
 
 /** How the fixture stack's pool takes changes (lib/plan/document poolUpdates). */
 const POOL_CHANGES =

@@ -81,6 +81,14 @@ export function propertyLines(c: ResourceChange): string[] {
 export const kindLabel = (c: ResourceChange) =>
   c.keepsOld ? "replace (the old one is kept)" : CHANGE_LABELS[c.kind].label;
 
+/** ` (package 1.0.0 -> 1.1.0)` when both plans show a package, else nothing. */
+export function packageChange(diff: PlanDiff, code: (s: string) => string = (s) => s): string {
+  const { base, head } = diff;
+  return base.version === undefined || head.version === undefined
+    ? ""
+    : `package ${code(base.version)} -> ${code(head.version)}`;
+}
+
 /** `1 to replace, 2 to update in place, 8 unchanged`: the counts, riskiest first. */
 export function diffHeadline(diff: PlanDiff): string {
   const parts = (["replace", "delete", "update", "create"] as ChangeKind[])

@@ -18,6 +18,7 @@ import {
   humanBytes,
   kindLabel,
   outputText,
+  packageChange,
   policySummary,
   propertyLines,
   resourceTree,
@@ -31,10 +32,11 @@ const mdCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** The changes section of plan.md: a table, then the consequences and the policy changes. */
 function diffMarkdown(diff: PlanDiff): string[] {
+  const pkg = packageChange(diff, mdCode);
   const out = [
     `## Changes against \`${diff.base.stack}\``,
     "",
-    `${diffHeadline(diff)}; package \`${diff.base.version}\` -> \`${diff.head.version}\`.`,
+    `${diffHeadline(diff)}${pkg ? `; ${pkg}` : ""}.`,
     "",
   ];
   const changed = diff.resources.filter((c) => c.kind !== "unchanged");
@@ -86,7 +88,7 @@ export function renderMarkdown(doc: PlanDocument, diff?: PlanDiff): string {
     "",
   );
   out.push(
-    `**${doc.resources.length} resources** (${c.components} components, ${c.custom} Azure resources) · package \`${p.applicationId}\` \`${p.version}\` · policies: ${policySummary(doc)}`,
+    `**${doc.resources.length} resources** (${c.components} components, ${c.custom} Azure resources)${p ? ` · package \`${p.applicationId}\` \`${p.version}\`` : ""} · policies: ${policySummary(doc)}`,
     "",
   );
   if (diff) out.push(...diffMarkdown(diff));
@@ -125,20 +127,22 @@ export function renderMarkdown(doc: PlanDocument, diff?: PlanDiff): string {
       "</details>",
     );
   }
-  out.push("", "## Application package", "");
-  out.push(
-    "| Application | Version | File | Size | Files | SHA-256 |",
-    "| --- | --- | --- | --- | --- | --- |",
-  );
-  out.push(
-    `| ${mdCode(p.applicationId)} | ${mdCode(p.version)} (${p.versionSource}) | ${mdCode(p.file)} | ${humanBytes(p.bytes)} | ${p.files} | ${mdCode(p.sha256)} |`,
-  );
-  if (p.staged.length) {
-    const list = p.staged.map((f) => `${mdCode(f.to)} from ${mdCode(f.from)}`).join(", ");
-    out.push("", `Staged into the folder before packaging: ${list}.`);
-  }
-  if (p.rollout?.length) {
-    out.push("", "Rollout:", "", ...p.rollout.map((r) => `- ${r}`));
+  if (p) {
+    out.push("", "## Application package", "");
+    out.push(
+      "| Application | Version | File | Size | Files | SHA-256 |",
+      "| --- | --- | --- | --- | --- | --- |",
+    );
+    out.push(
+      `| ${mdCode(p.applicationId)} | ${mdCode(p.version)} (${p.versionSource}) | ${mdCode(p.file)} | ${humanBytes(p.bytes)} | ${p.files} | ${mdCode(p.sha256)} |`,
+    );
+    if (p.staged.length) {
+      const list = p.staged.map((f) => `${mdCode(f.to)} from ${mdCode(f.from)}`).join(", ");
+      out.push("", `Staged into the folder before packaging: ${list}.`);
+    }
+    if (p.rollout?.length) {
+      out.push("", "Rollout:", "", ...p.rollout.map((r) => `- ${r}`));
+    }
   }
   out.push("", "## Policies", "");
   if (doc.policies.violations.length === 0) out.push(`Policies: ${policySummary(doc)}.`);

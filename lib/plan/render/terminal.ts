@@ -11,6 +11,7 @@ import {
   humanBytes,
   kindLabel,
   outputText,
+  packageChange,
   policySummary,
   propertyLines,
   resourceTree,
@@ -20,8 +21,9 @@ import {
 
 /** The diff as console lines. */
 function diffText(diff: PlanDiff): string[] {
+  const pkg = packageChange(diff);
   const lines = [
-    `Changes against stack ${diff.base.stack} (package ${diff.base.version} -> ${diff.head.version}): ${diffHeadline(diff)}`,
+    `Changes against stack ${diff.base.stack}${pkg ? ` (${pkg})` : ""}: ${diffHeadline(diff)}`,
   ];
   for (const c of diff.resources.filter((x) => x.kind !== "unchanged")) {
     lines.push(`${CHANGE_LABELS[c.kind].mark.padStart(2)} ${c.name}  ${c.type}  (${kindLabel(c)})`);
@@ -61,12 +63,14 @@ export function renderText(doc: PlanDocument, diff?: PlanDiff): string {
     lines.push(`  ${k}: ${outputText(o)}${o.standIn ? " †" : ""}`);
   }
   const p = doc.package;
-  lines.push(
-    "",
-    `Package: ${p.applicationId} ${p.version} (${p.versionSource}), ${p.file}, ${humanBytes(p.bytes)}, ${p.files} files, sha256 ${p.sha256}`,
-  );
-  for (const f of p.staged) lines.push(`  staged ${f.to} from ${f.from}`);
-  for (const r of p.rollout ?? []) lines.push(`  rollout: ${r}`);
+  if (p) {
+    lines.push(
+      "",
+      `Package: ${p.applicationId} ${p.version} (${p.versionSource}), ${p.file}, ${humanBytes(p.bytes)}, ${p.files} files, sha256 ${p.sha256}`,
+    );
+    for (const f of p.staged) lines.push(`  staged ${f.to} from ${f.from}`);
+    for (const r of p.rollout ?? []) lines.push(`  rollout: ${r}`);
+  } else lines.push("");
   lines.push(`Policies: ${policySummary(doc)}`);
   for (const v of doc.policies.violations) {
     lines.push(`  [${v.level}] ${v.policy}: ${v.message} (${v.urn})`);

@@ -17,6 +17,7 @@ import {
 } from "../../../lib/package/zip";
 import { extractZip } from "../../../lib/package/zipInspect";
 import { stageFolder } from "../../../lib/package/stage";
+import { compileCli } from "../../support/cliProcess";
 
 const REPO = path.resolve(__dirname, "../../..");
 let tmp: string;
@@ -157,17 +158,14 @@ test("writes <outDir>/<id>-<version>.zip with no root folder, exact entries, mod
 
 /**
  * Builds the package in a child Node.js process with `TZ` (and `env`) set (a test cannot change
- * the zone of its own process): lib/package/zip.ts is transpiled on the fly. Resolves to the zip's sha256.
+ * the zone of its own process): the transpiled lib/package/zip.ts of the suite's compiled CLI
+ * (tests/support/cliProcess.ts, built once per source change), so the child loads no compiler.
+ * Resolves to the zip's sha256.
  */
 function buildInZone(tz: string, folder: string, outDir: string, env: NodeJS.ProcessEnv = {}) {
   const script = `
-    const fs = require("node:fs");
-    const ts = require("typescript");
-    require.extensions[".ts"] = (m, file) => m._compile(ts.transpileModule(fs.readFileSync(file, "utf8"), {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    }).outputText, file);
     if (new Date(1980, 0, 1).getTimezoneOffset() !== Number(process.argv[4])) throw new Error("zone not applied");
-    require(${JSON.stringify(path.join(REPO, "lib", "package", "zip.ts"))})
+    require(${JSON.stringify(path.join(path.dirname(compileCli()), "lib", "package", "zip.js"))})
       .buildPackage({ folder: process.argv[1], outDir: process.argv[2], applicationId: "ffmpeg", version: "1.2.3" })
       .then((info) => process.stdout.write(info.sha256));
   `;

@@ -615,8 +615,8 @@ test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned
     outDir: path.join(tmp, "shallow-out"),
     program: path.join(clone, "program.js"),
   });
-  expect(r.doc.package.version).toBe("0.0.0-unversioned");
-  expect(r.doc.package.versionSource).toBe(
+  expect(r.doc.package?.version).toBe("0.0.0-unversioned");
+  expect(r.doc.package?.versionSource).toBe(
     "not computable here, shown as 0.0.0-unversioned: hpc-batch:batchApplicationVersion must be set: the clone is shallow and has no app-v* release tag (fetch full history and tags, e.g. actions/checkout with fetch-depth: 0), so the version cannot be computed from commits",
   );
   // The program sees the stand-in version as config, as a deployment with that version set would.
@@ -667,6 +667,6 @@ module.exports = async () => ({ version: (await resolveApplicationVersion({ fold
     "tag --merged HEAD --list app-v*",
     "log --no-merges -z --format=%B HEAD -- .",
   ]);
-  expect(r.doc.package.version).toBe("1.0.0-rc.1");
+  expect(r.doc.package?.version).toBe("1.0.0-rc.1");
   expect(r.doc.outputs.version).toEqual({ value: "1.0.0-rc.1", secret: false, standIn: false });
 }, 60_000);
