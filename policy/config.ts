@@ -3,7 +3,7 @@
  * against each policy's `configSchema` (JSON Schema) with ajv, as the Pulumi CLI checks it, and
  * its errors told as `InputError`s that name the policy, the setting, the value and the rule.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import type { default as AjvClass, ErrorObject, ValidateFunction } from "ajv";
 import { InputError } from "../lib/core/errors";
 import type { HpcPolicy, Level } from "./framework";
 
@@ -25,22 +25,34 @@ export interface ResolvedPolicyConfig {
 
 type Schema = Record<string, unknown>;
 
-// allErrors: the error reported is the one of the first key in the user's entry, as before ajv.
-// strict: a schema keyword ajv does not know is a programming error, thrown at compile.
-const ajv = new Ajv({ allErrors: true, strict: true });
-// The format `devStackPattern` declares: a pattern `new RegExp` accepts (without the `u` flag
-// that ajv-formats' "regex" adds), since the check compiles it exactly so.
-ajv.addFormat("regex", {
-  type: "string",
-  validate: (pattern: string) => {
-    try {
-      new RegExp(pattern);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-});
+let ajvInstance: AjvClass | undefined;
+
+/**
+ * The validator, made on first use: a plan whose stack sets no policy config (the usual case)
+ * never loads ajv (about 50 ms of a plan's start-up).
+ */
+function ajv(): AjvClass {
+  if (ajvInstance) return ajvInstance;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Ajv = (require("ajv") as { default: typeof AjvClass }).default;
+  // allErrors: the error reported is the one of the first key in the user's entry, as before ajv.
+  // strict: a schema keyword ajv does not know is a programming error, thrown at compile.
+  ajvInstance = new Ajv({ allErrors: true, strict: true });
+  // The format `devStackPattern` declares: a pattern `new RegExp` accepts (without the `u` flag
+  // that ajv-formats' "regex" adds), since the check compiles it exactly so.
+  ajvInstance.addFormat("regex", {
+    type: "string",
+    validate: (pattern: string) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+  return ajvInstance;
+}
 
 const validators = new Map<HpcPolicy, ValidateFunction>();
 
@@ -52,7 +64,7 @@ function settingSchemas(policy: HpcPolicy): Record<string, Schema> {
 function validatorOf(policy: HpcPolicy): ValidateFunction {
   let validate = validators.get(policy);
   if (!validate) {
-    validate = ajv.compile({
+    validate = ajv().compile({
       type: "object",
       properties: {
         enforcementLevel: { enum: [...ENFORCEMENT_LEVELS] },
@@ -132,7 +144,7 @@ function configError(
   if (key !== undefined) {
     return new InputError(`${field}.${key}`, given[key], settingRule(properties[key], ofKey));
   }
-  return new InputError(field, entry, ajv.errorsText(errors)); // not expected: ajv named no key
+  return new InputError(field, entry, ajv().errorsText(errors)); // not expected: ajv named no key
 }
 
 /**
@@ -147,8 +159,11 @@ export function resolvePolicyConfig(
   const given: Record<string, unknown> =
     entry === undefined ? {} : typeof entry === "string" ? { enforcementLevel: entry } : entry;
   const properties = settingSchemas(policy);
-  const validate = validatorOf(policy);
-  if (!validate(given)) throw configError(policy, entry, given, validate.errors ?? []);
+  // No entry: nothing to check (no policy's schema requires a setting), and ajv stays unloaded.
+  if (entry !== undefined) {
+    const validate = validatorOf(policy);
+    if (!validate(given)) throw configError(policy, entry, given, validate.errors ?? []);
+  }
 
   const settings: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(properties)) settings[key] = schema.default;
