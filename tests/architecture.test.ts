@@ -91,3 +91,11 @@ test("the stand-ins import only each other, and no shipped code imports them", (
   }
   expect(stray).toEqual([]);
 });
+
+test.each(ROOMS)("lib/%s/README.md names every module of the room", (room) => {
+  const readme = fs.readFileSync(path.join(LIB, room, "README.md"), "utf8");
+  const unnamed = sources(`lib/${room}`)
+    .map((file) => path.relative(path.join("lib", room), file))
+    .filter((rel) => !readme.includes(`\`${path.basename(rel)}\``) && !readme.includes(rel));
+  expect(unnamed).toEqual([]);
+});
