@@ -132,13 +132,17 @@ export function register(program: Command, ctx: CommandContext): void {
         policies: (resources, opts) => evaluatePolicies(resources, { ...opts, config }),
         against,
       });
-      if (o.json) process.stdout.write(result.json);
-      else {
-        if (result.mode === "project") {
-          process.stdout.write(
-            `Mode: project (Pulumi.yaml name ${result.doc.project}, not hpc-batch): ran its own program ${result.program}; hpc-batch's config checks and package build skipped\n`,
-          );
-        }
+      // Said in every output mode (on stderr with --json, whose stdout is the document alone):
+      // a renamed hpc-batch project would otherwise skip hpc-batch's checks without a word.
+      const modeLine =
+        result.mode === "project"
+          ? `Mode: project (Pulumi.yaml name ${result.doc.project}, not hpc-batch): ran its own program ${result.program}; hpc-batch's config checks and package build skipped\n`
+          : "";
+      if (o.json) {
+        process.stderr.write(modeLine);
+        process.stdout.write(result.json);
+      } else {
+        process.stdout.write(modeLine);
         process.stdout.write(renderText(result.doc, result.diff));
         process.stdout.write(`\nWrote ${result.files.json} and ${result.files.markdown}\n`);
       }

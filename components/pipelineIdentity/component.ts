@@ -53,8 +53,11 @@ export class PipelineIdentity extends pulumi.ComponentResource {
     });
 
     // Children take `{ parent: this }`: the caller's provider(s), protect and retainOnDelete reach
-    // them through the parent, as Pulumi passes them down. Their URNs are unchanged (the caller's
-    // options used to be merged under this same parent), so existing stacks need no alias.
+    // them through the parent, as Pulumi passes them down. A component's `dependsOn` is not passed
+    // down (only depending ON a component waits for its children), so it is given to each child:
+    // the caller's ordering holds, as when its options were merged in. Their URNs are unchanged
+    // (the caller's options used to be merged under this same parent), so no alias is needed.
+    const child: pulumi.CustomResourceOptions = { parent: this, dependsOn: opts?.dependsOn };
     const app = new azuread.Application(
       `${name}-app`,
       {
@@ -64,12 +67,12 @@ export class PipelineIdentity extends pulumi.ComponentResource {
         owners: spec.owners,
         preventDuplicateNames: true,
       },
-      { parent: this },
+      child,
     );
     const sp = new azuread.ServicePrincipal(
       `${name}-sp`,
       { clientId: app.clientId, owners: spec.owners, appRoleAssignmentRequired: false },
-      { parent: this },
+      child,
     );
 
     const federate = (
@@ -89,7 +92,7 @@ export class PipelineIdentity extends pulumi.ComponentResource {
           subject,
           audiences: [TOKEN_EXCHANGE_AUDIENCE],
         },
-        { parent: this },
+        child,
       );
     if (spec.github) {
       const repo = spec.github.repository;
@@ -144,7 +147,7 @@ export class PipelineIdentity extends pulumi.ComponentResource {
           description,
           ...(condition ? { condition, conditionVersion: "2.0" } : {}),
         },
-        { parent: this },
+        child,
       );
 
     const targets = spec.targetScopes ?? { subscription: subscriptionScope };
@@ -170,7 +173,7 @@ export class PipelineIdentity extends pulumi.ComponentResource {
             },
           ],
         },
-        { parent: this },
+        child,
       );
       const condition = pulumi
         .all([spec.delegatableRoleIds, sp.objectId])

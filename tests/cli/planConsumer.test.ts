@@ -162,7 +162,7 @@ describe("hpc-batch plan --project examples/hashfiles --stack example", () => {
     expect(res.stdout).toContain("\nPolicies: 0 mandatory and 4 advisory violation(s)\n");
   });
 
-  test("--json prints plan.json alone, without the mode line", async () => {
+  test("--json prints plan.json alone on stdout, the mode line on stderr", async () => {
     const r = await plan([
       "--project",
       "examples/hashfiles",
@@ -174,6 +174,7 @@ describe("hpc-batch plan --project examples/hashfiles --stack example", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(read(path.join(tmp, "json"), "plan.json"));
+    expect(r.stderr).toBe(MODE);
   }, 120_000);
 });
 

@@ -399,6 +399,7 @@ describe("PipelineIdentity (caller options inherited through the parent)", () =>
     new PipelineIdentity("by-package", gh, { providers: [entra, arm] });
     new PipelineIdentity("arm-only", gh, { provider: arm });
     new PipelineIdentity("locked", gh, { protect: true });
+    new PipelineIdentity("ordered", gh, { dependsOn: [new EntraProvider("gate", {})] });
     await sim.settle();
   });
 
@@ -450,6 +451,28 @@ describe("PipelineIdentity (caller options inherited through the parent)", () =>
         ["locked-sp", true],
       ].sort(),
     );
+  });
+  test("`dependsOn` holds for every child (Pulumi does not pass it down through the parent)", () => {
+    const GATE = "urn:pulumi:test::hpc-batch::pulumi:providers:azuread::gate";
+    const kids = (component: string) => {
+      const comp = sim.find(T.component, component);
+      return sim.registrations.filter((r) => r.parent === comp.urn);
+    };
+    expect(
+      kids("ordered")
+        .map((k) => [k.name, k.options.dependsOn.includes(GATE)])
+        .sort(),
+    ).toEqual(
+      [
+        ["ordered-app", true],
+        ["ordered-deploy-subscription", true],
+        ["ordered-deployer", true],
+        ["ordered-github-dev", true],
+        ["ordered-rbac-subscription", true],
+        ["ordered-sp", true],
+      ].sort(),
+    );
+    expect(kids("locked").filter((k) => k.options.dependsOn.includes(GATE))).toEqual([]);
   });
 });
 
