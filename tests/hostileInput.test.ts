@@ -959,7 +959,7 @@ test.each<[string, string[], string]>([
       "--arm-endpoint",
       ARM,
     ],
-    'hpc-batch verify: --batch-endpoint "http://bahpc01.westeurope.batch.azure.com" is invalid: must be an https:// URL',
+    'hpc-batch verify: --batch-endpoint "http://bahpc01.westeurope.batch.azure.com" is invalid: must be the Batch account\'s endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL',
   ],
   [
     "verify: --outputs that does not exist",

@@ -16,6 +16,7 @@ import {
   validateApplicationId,
   validateApplicationVersion,
   validateBatchAccountName,
+  validateBatchEndpoint,
   validateResourceGroupName,
 } from "../../lib/core/naming";
 import { validateRetainVersions } from "../../lib/core/retention";
@@ -152,17 +153,7 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
   });
   const batchEndpoint = check(() => {
     if (flags.batchEndpoint === undefined) return undefined;
-    const withScheme = /^[a-z]+:\/\//i.test(flags.batchEndpoint)
-      ? flags.batchEndpoint
-      : `https://${flags.batchEndpoint}`;
-    if (!isHttpsEndpoint(withScheme)) {
-      throw new InputError(
-        "--batch-endpoint",
-        flags.batchEndpoint,
-        "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL",
-      );
-    }
-    return withScheme.replace(/\/+$/, "");
+    return validateBatchEndpoint("--batch-endpoint", flags.batchEndpoint);
   });
   throwIfAny(errors);
   return {

@@ -11,7 +11,7 @@ import type { BatchApplications } from "../../lib/azure/armBatchApps";
 import type { BatchData } from "../../lib/azure/batchData";
 import { DEFAULT_ARM_ENDPOINT } from "../../lib/azure/credentials";
 import { InputError } from "../../lib/core/errors";
-import { isHttpsEndpoint } from "../../lib/core/naming";
+import { isHttpsEndpoint, validateBatchEndpoint } from "../../lib/core/naming";
 import { findProjectRoot } from "../../lib/core/projectRoot";
 import type { VerifyReport, VerifyTarget } from "../../lib/node/verify";
 import { EXIT_FAILED, type CommandContext } from "../context";
@@ -46,8 +46,8 @@ export function stackOptions(command: Command): Command {
       "the stack's outputs as JSON (pulumi stack output --json); default: ask the Pulumi CLI",
     )
     .option(
-      "--batch-endpoint <url>",
-      "Batch account endpoint (default: the batchAccountEndpoint output)",
+      "--batch-endpoint <endpoint>",
+      "Batch account endpoint: the host the account reports (name.region.batch.azure.com) or an https:// URL (default: the batchAccountEndpoint output)",
     )
     .option("--arm-endpoint <url>", "Resource Manager endpoint", DEFAULT_ARM_ENDPOINT);
 }
@@ -67,7 +67,9 @@ export interface DeployedStack {
 export async function deployedStack(o: StackFlags): Promise<DeployedStack> {
   const armEndpoint = httpsUrl("--arm-endpoint", o.armEndpoint);
   const batchEndpoint =
-    o.batchEndpoint === undefined ? undefined : httpsUrl("--batch-endpoint", o.batchEndpoint);
+    o.batchEndpoint === undefined
+      ? undefined
+      : validateBatchEndpoint("--batch-endpoint", o.batchEndpoint);
   // Loaded here, not at start-up: `--help` needs none of the Azure SDKs (cli/main.ts).
   const { batchCredential, targetFromOutputs } = await import("../../lib/node/verify");
   const { armScope, ensureToken, resolveCredentials } = await import("../../lib/azure/credentials");

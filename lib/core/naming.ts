@@ -199,6 +199,22 @@ export function isHttpsEndpoint(value: unknown): boolean {
   return url.protocol === "https:" && !url.username && !url.password && !url.search && !url.hash;
 }
 
+/** The rule of every `--batch-endpoint` flag. */
+export const BATCH_ENDPOINT_RULE =
+  "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL";
+
+/**
+ * A Batch account endpoint as the account reports it (`<name>.<region>.batch.azure.com`, no
+ * scheme) or as an https URL: answers the https URL without trailing slashes. Throws InputError
+ * naming `field` for any other scheme or a URL with credentials, query or fragment.
+ */
+export function validateBatchEndpoint(field: string, value: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
+  if (!isHttpsEndpoint(withScheme)) throw new InputError(field, value, BATCH_ENDPOINT_RULE);
+  const url = new URL(withScheme); // lowercases the scheme and host
+  return `${url.protocol}//${url.host}${url.pathname}`.replace(/\/+$/, "");
+}
+
 /** ARM id of a Batch account: `/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Batch/batchAccounts/<account>`. */
 export function batchAccountResourceId(
   subscriptionId: string,

@@ -181,7 +181,7 @@ test.each([
   ],
   [
     ["--version", "1.2.0", "--batch-endpoint", "ftp://x"],
-    '--batch-endpoint "ftp://x" is invalid: must be an https:// URL',
+    '--batch-endpoint "ftp://x" is invalid: must be the Batch account\'s endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL',
   ],
 ])("set-default %j exits 2 before any call", async (flags, message) => {
   const { stack, args } = await deployed(["idle"]);

@@ -12,6 +12,7 @@ import {
   validateApplicationVersion,
   validateBatchAccountName,
   validatePoolName,
+  validateBatchEndpoint,
   validateResourceGroupName,
   validateStorageAccountName,
 } from "../../../lib/core/naming";
@@ -267,5 +268,32 @@ test("Batch account and application resource ids", () => {
   );
   expect(batchApplicationResourceId("sub", "rg-hpc", "bahpc01", "ffmpeg")).toBe(
     "/subscriptions/sub/resourceGroups/rg-hpc/providers/Microsoft.Batch/batchAccounts/bahpc01/applications/ffmpeg",
+  );
+});
+
+test.each<[string, string]>([
+  ["bahpc01.westeurope.batch.azure.com", "https://bahpc01.westeurope.batch.azure.com"],
+  ["bahpc01.westeurope.batch.azure.com/", "https://bahpc01.westeurope.batch.azure.com"],
+  ["https://bahpc01.westeurope.batch.azure.com", "https://bahpc01.westeurope.batch.azure.com"],
+  ["HTTPS://bahpc01.westeurope.batch.azure.com//", "https://bahpc01.westeurope.batch.azure.com"],
+  ["https://127.0.0.1:8443", "https://127.0.0.1:8443"],
+])("the Batch endpoint %s is %s", (given, url) => {
+  expect(validateBatchEndpoint("--batch-endpoint", given)).toBe(url);
+});
+
+test.each([
+  "http://bahpc01.westeurope.batch.azure.com",
+  "ftp://x",
+  "https://user:pw@bahpc01.westeurope.batch.azure.com",
+  "https://bahpc01.westeurope.batch.azure.com?sv=1",
+  "bahpc01.westeurope.batch.azure.com#x",
+  "",
+])("the Batch endpoint %j is refused with the rule", (given) => {
+  expect(() => validateBatchEndpoint("--batch-endpoint", given)).toThrow(
+    new InputError(
+      "--batch-endpoint",
+      given,
+      "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL",
+    ),
   );
 });
