@@ -134,8 +134,7 @@ const withEtagHeader = (routes: Route[]): Route[] =>
     },
   }));
 
-const err = (status: number, code: string, message: string): StandInReply =>
-  armError(status, code, message);
+const err = armError;
 
 /** The end-of-central-directory signature: a zip has one in its last 64 KiB + 22 bytes. */
 function looksLikeZip(b: Buffer): boolean {

@@ -34,10 +34,11 @@
  * unreadable record means the content comparison, as without records.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, type BigIntStats } from "node:fs";
+import type { BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError } from "../core/errors";
+import { sha256File } from "../core/fileDigest";
 import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "../core/interrupt";
 
 export const STAGE_MANIFEST = "stage.json";
@@ -272,15 +273,9 @@ export async function findPackageDir(pkg: string, starts: string[]): Promise<str
   return null;
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk);
-  return hash.digest("hex");
-}
-
 async function sameContent(a: string, b: string): Promise<boolean> {
-  const [ha, hb] = await Promise.all([sha256Of(a), sha256Of(b)]);
-  return ha === hb;
+  const [ha, hb] = await Promise.all([sha256File(a), sha256File(b)]);
+  return ha.sha256 === hb.sha256;
 }
 
 /** The staging copies of `name` any run makes: `.<name>.<pid>.staging`, the pid captured. */

@@ -13,11 +13,12 @@
  * The deflate stream comes from Node's bundled zlib: pin the Node version across machines that
  * publish the same package version (another zlib may pick different, equally valid, matches).
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import type { BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError, throwIfAny } from "../core/errors";
+import { sha256File } from "../core/fileDigest";
 import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "../core/interrupt";
 import type { PackageInfo } from "../core/packageFile";
 import { validateApplicationId, validateApplicationVersion } from "../core/naming";
@@ -128,20 +129,30 @@ interface BuildRecord {
   zip: { sha256: string; bytes: number; files: number; ino: string; mtimeNs: string };
 }
 
+/** True while the zip on disk is the one a build record describes (same size, inode, mtime). */
+function stillRecorded(zip: BuildRecord["zip"], st: BigIntStats): boolean {
+  return (
+    Number(st.size) === zip.bytes &&
+    String(st.ino) === zip.ino &&
+    String(st.mtimeNs) === zip.mtimeNs
+  );
+}
+
+/** The build record at `recordPath`, or null when there is none or it cannot be read. */
+async function readBuildRecord(recordPath: string): Promise<BuildRecord | null> {
+  try {
+    return JSON.parse(await fs.readFile(recordPath, "utf8")) as BuildRecord;
+  } catch {
+    return null;
+  }
+}
+
 /** The record of the last build of `zipPath`, if that zip is still the one it describes. */
 async function reusableBuild(recordPath: string, zipPath: string, key: string) {
-  try {
-    const record = JSON.parse(await fs.readFile(recordPath, "utf8")) as BuildRecord;
-    if (record.key !== key) return null;
-    const st = await fs.stat(zipPath, { bigint: true });
-    const same =
-      Number(st.size) === record.zip.bytes &&
-      String(st.ino) === record.zip.ino &&
-      String(st.mtimeNs) === record.zip.mtimeNs;
-    return same ? record.zip : null;
-  } catch {
-    return null; // no record, or unreadable: build
-  }
+  const record = await readBuildRecord(recordPath);
+  if (record?.key !== key) return null;
+  const st = await fs.stat(zipPath, { bigint: true }).catch(() => null);
+  return st && record.zip && stillRecorded(record.zip, st) ? record.zip : null; // else build
 }
 
 /** The sha256 and size of the zip at `zipPath` (from its build record when that still fits). */
@@ -151,21 +162,9 @@ async function existingZip(
 ): Promise<{ sha256: string; bytes: number } | null> {
   const st = await fs.stat(zipPath, { bigint: true }).catch(() => null);
   if (!st?.isFile()) return null;
-  try {
-    const { zip } = JSON.parse(await fs.readFile(recordPath, "utf8")) as BuildRecord;
-    if (
-      Number(st.size) === zip.bytes &&
-      String(st.ino) === zip.ino &&
-      String(st.mtimeNs) === zip.mtimeNs
-    )
-      return { sha256: zip.sha256, bytes: zip.bytes };
-  } catch {
-    // no record: hash the zip
-  }
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(zipPath, { highWaterMark: 1 << 20 }))
-    hash.update(chunk as Buffer);
-  return { sha256: hash.digest("hex"), bytes: Number(st.size) };
+  const zip = (await readBuildRecord(recordPath))?.zip;
+  if (zip && stillRecorded(zip, st)) return { sha256: zip.sha256, bytes: zip.bytes };
+  return sha256File(zipPath);
 }
 
 /**

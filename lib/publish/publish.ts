@@ -21,8 +21,6 @@
  * Every failure names its step, the version and what to do. Nothing partial is ever activated:
  * the blob exists only once its block list is committed, and activation comes after the commit.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import type { TokenCredential } from "@azure/identity";
 import {
   armErrorCode,
@@ -42,6 +40,7 @@ import {
   removePendingRecord,
   writePendingRecord,
 } from "./pendingRecord";
+import { sha256File } from "../core/fileDigest";
 import type { PackageFile } from "../core/packageFile";
 import { chooseVersionsToDelete, type RetentionDecision } from "../core/retention";
 import {
@@ -259,17 +258,6 @@ export function pendingWithoutUrlMessage(app: string, version: string): string {
     "version, unused since it never became active, and creates it anew; or publish a new " +
     `version (for example ${suggestNextVersion(version)})`
   );
-}
-
-/** sha256 (hex) and size of a file, streamed. */
-export async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest("hex"), bytes };
 }
 
 const sameName = (a: string | undefined, b: string) =>
@@ -854,7 +842,7 @@ async function prune(
 
 /** The zip on disk must be the one described: a stale path or digest would publish a lie. */
 async function checkFile(pkg: PackageFile): Promise<void> {
-  const actual = await hashFile(pkg.path);
+  const actual = await sha256File(pkg.path);
   if (actual.sha256 !== pkg.sha256 || actual.bytes !== pkg.bytes) {
     throw new Error(
       `${pkg.path} has sha256 ${actual.sha256.slice(0, 12)} and ${actual.bytes} bytes, ` +
