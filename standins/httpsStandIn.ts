@@ -159,8 +159,9 @@ export interface ArmAccountScope {
 /**
  * The first checks every ARM Batch stand-in makes: counts the request under `kind`, answers 401
  * `AuthenticationFailed` (a violation: hpc-batch always sends its token) to a missing or wrong
- * bearer token, and 404 `ResourceNotFound` to another subscription, group or account (Resource
- * Manager's answer for a resource that is not there).
+ * bearer token, and 404 `ResourceNotFound` to another subscription, group or account. Sources:
+ * Microsoft Learn, "Troubleshoot common Azure deployment errors" (AuthenticationFailed: 401, no
+ * valid token) and "Resolve resource not found errors" (ResourceNotFound: 404).
  */
 export function checkArmCaller(
   scope: ArmAccountScope,
