@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_DEFAULTS } from "../../lib/core/config";
+import { CONFIG_DEFAULTS } from "../../lib/core/defaults";
 import { InputError } from "../../lib/core/errors";
 import { sweepLeftovers, trackTemp, untrackTemp } from "../../lib/core/interrupt";
 import type { LocalRunResult } from "../../lib/node/localNode";

@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import type { Command } from "commander";
-import { CONFIG_DEFAULTS } from "../../lib/core/config";
+import { CONFIG_DEFAULTS } from "../../lib/core/defaults";
 import { findProjectRoot, projectPath } from "../../lib/core/projectRoot";
 import type { CommandContext } from "../context";
 

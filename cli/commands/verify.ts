@@ -4,7 +4,6 @@
  * or from `--outputs <file>` (that command's output saved to a file). Exit 0 when every check
  * passed, 1 when one failed, 2 on bad input.
  */
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import type { Command } from "commander";
 import type { BatchApplications } from "../../lib/azure/armBatchApps";
@@ -130,6 +129,9 @@ export async function readStackOutputs(
   // The Pulumi CLI finds the project in its working folder: run it in the project root, so the
   // command works from any subfolder.
   const cwd = findProjectRoot(process.cwd());
+  // Loaded here: every command loads this module at start-up, few run the Pulumi CLI.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { execFile } = require("node:child_process") as typeof import("node:child_process");
   const text = await new Promise<string>((resolve, reject) => {
     execFile(
       "pulumi",

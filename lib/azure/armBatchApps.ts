@@ -12,6 +12,7 @@
  * The client is built per call site, never at module load: the dynamic provider serializes the
  * functions that use this module, and a client holds an HTTP pipeline.
  */
+import { dropFormDataPolicy } from "./pipeline";
 import type * as armBatch from "@azure/arm-batch";
 import type { BatchManagementClient } from "@azure/arm-batch";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
@@ -208,6 +209,7 @@ export function batchManagementClient(target: BatchAccountTarget): BatchManageme
     retryOptions: retry,
     userAgentOptions: { userAgentPrefix: "hpc-batch" },
   });
+  dropFormDataPolicy(client.pipeline);
   if (target.onRetry) {
     client.pipeline.addPolicy(retryObserver(target.onRetry, retry.maxRetries), {
       afterPhase: "Retry",

@@ -7,6 +7,7 @@
  * `<field> <value> is invalid: <rule>` line each, before any resource is registered. The pool
  * rules, which `components/pool.ts` applies to its args too, are in `poolRules.ts`.
  */
+import { CONFIG_DEFAULTS } from "./defaults";
 import { validatePromote, type Promote } from "./promote";
 import { InputError, InputErrors, throwIfAny } from "./errors";
 import {
@@ -146,28 +147,7 @@ export interface StackSettings {
   application: ApplicationSettings;
 }
 
-/**
- * Defaults of the `hpc-batch:*` keys, exactly as Pulumi.yaml declares them (a test keeps the two
- * equal). An empty string or object means "unset": a name is then generated, the display name is
- * the id, the version is computed from the commits, the pool uses `BatchPool`'s defaults.
- */
-export const CONFIG_DEFAULTS = {
-  resourceGroupName: "",
-  applicationStorageAccountName: "",
-  batchAccountName: "",
-  batchAccountPoolName: "",
-  pool: {},
-  tags: {},
-  publicNetworkAccess: "Enabled",
-  deployerPrincipalType: "User",
-  deployerObjectId: "",
-  batchApplicationId: "ffmpeg",
-  batchAccountApplicationName: "",
-  batchApplicationVersion: "",
-  applicationFolder: "hpc-application",
-  retainVersions: 5,
-  promote: "on-publish",
-} as const;
+export { CONFIG_DEFAULTS };
 
 /** Every `hpc-batch:*` key; any other key in the namespace is rejected. */
 export const CONFIG_KEYS = Object.keys(CONFIG_DEFAULTS) as (keyof typeof CONFIG_DEFAULTS)[];

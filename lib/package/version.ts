@@ -21,9 +21,15 @@
 import { execFile } from "node:child_process";
 import { stat } from "node:fs/promises";
 import * as path from "node:path";
-import * as semver from "semver";
+import type * as Semver from "semver";
 import { InputError } from "../core/errors";
 import { validateApplicationVersion } from "../core/naming";
+
+/** Loaded on first use: a version given as is (a flag, config) needs no semver (about 20 ms). */
+function semver(): typeof Semver {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("semver") as typeof Semver;
+}
 
 export type Bump = "major" | "minor" | "patch";
 
@@ -69,7 +75,7 @@ export function releaseOfTag(tag: string, prefix = RELEASE_TAG_PREFIX): string |
   if (!tag.startsWith(prefix)) return null;
   const v = tag.slice(prefix.length);
   // Plain x.y.z only: pre-release tags are not releases, and `+` cannot reach Batch.
-  return /^\d+\.\d+\.\d+$/.test(v) && semver.valid(v) === v ? v : null;
+  return /^\d+\.\d+\.\d+$/.test(v) && semver().valid(v) === v ? v : null;
 }
 
 /**
@@ -81,7 +87,7 @@ export function computeVersion(lastRelease: string | null, messages: readonly st
   if (lastRelease === null) return `${FIRST_RELEASE}-rc.${n}`;
   if (n === 0) return lastRelease;
   const bump = highestBump(messages.map((m) => classifyCommit(m).bump)) as Bump;
-  return `${semver.inc(lastRelease, bump)}-rc.${n}`;
+  return `${semver().inc(lastRelease, bump)}-rc.${n}`;
 }
 
 export interface AppHistory {
@@ -216,7 +222,7 @@ async function readHistoryFromGit(
   let release: string | null = null;
   for (const t of tags) {
     const v = releaseOfTag(t, prefix);
-    if (v !== null && (release === null || semver.gt(v, release))) {
+    if (v !== null && (release === null || semver().gt(v, release))) {
       tag = t;
       release = v;
     }
