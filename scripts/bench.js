@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm run bench` (builds first when dist/ is stale): times the commands where a user or a
 // pipeline runs them, each a separate process, against Azurite and the ARM stand-in:
-//   hpc-batch release    `hpc-batch package` then `hpc-batch publish` (node bin/hpc-batch.js)
+//   one command          `hpc-batch publish --folder` (builds the zip and uploads it as it is
+//                        written, one process; node bin/hpc-batch.js)
+//   two commands         `hpc-batch package` then `hpc-batch publish --zip`
 //   classic pair         Info-ZIP `zip -r -X -6` then a single-shot upload of that zip
 //                        (`az storage blob upload` when azure-cli is installed, else the storage
-//                        SDK's uploadFile in its own node process: one Put Blob below 256 MB)
+//                        SDK's uploadFile in its own node process: one Put Blob below 256 MB;
+//                        `--classic-upload az|sdk` picks one)
 // side by side in the same run, alternating which goes first, median of the rounds, and prints
-// each target with PASS or FAIL:
+// each target with PASS or FAIL, for each way of releasing:
 //   first release / classic pair           <= 0.50
 //   unchanged re-release / classic pair    <= 0.10, with 0 bytes sent
 //   zip size / Info-ZIP zip size           <= 1.10
@@ -17,7 +20,8 @@
 // The stand-ins are the suite's own (standins/, built into dist/standins/). Like `npm test`,
 // it makes a throwaway TLS certificate and re-runs itself with NODE_EXTRA_CA_CERTS, which Node
 // reads only at start-up (the commands it runs inherit it).
-// Options: --rounds N (default 3, at least 3).
+// Options: --rounds N (default 3, at least 3); --classic-upload az|sdk (default: az when
+// installed).
 "use strict";
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -127,7 +131,12 @@ async function main() {
   const { folder, note } = stagedFolder(tmp);
   const size = folderSize(folder);
   const zipBin = which("zip");
-  const az = which("az");
+  const pick = process.argv.indexOf("--classic-upload");
+  const wanted = pick > 0 ? process.argv[pick + 1] : undefined;
+  if (wanted !== undefined && wanted !== "az" && wanted !== "sdk")
+    throw new Error(`--classic-upload ${wanted}: must be az or sdk`);
+  const az = wanted === "sdk" ? undefined : which("az");
+  if (wanted === "az" && !az) throw new Error("--classic-upload az: azure-cli is not installed");
   if (!zipBin) throw new Error("Info-ZIP `zip` is not installed: the classic pair cannot run");
   const token = fakeEntraToken();
   // The commands authenticate as a pipeline with a ready token would; nothing else may leak in.
@@ -166,6 +175,8 @@ async function main() {
     zip: [],
     upload: [],
     classic: [],
+    oneFirst: [],
+    oneUnchanged: [],
     package: [],
     publish: [],
     first: [],
@@ -180,6 +191,8 @@ async function main() {
   let infozipBytes = 0;
   let ourBytes = 0;
   let unchangedSent = 0;
+  let oneUnchangedSent = 0;
+  let oneBytes = 0;
   const notes = [];
 
   const classicPair = async (r) => {
@@ -242,30 +255,50 @@ async function main() {
         const built = JSON.parse(p.stdout);
         const u = await timed(
           process.execPath,
-          [
-            CLI,
-            "publish",
-            "--zip",
-            built.path,
-            "--subscription",
-            SUB,
-            "--resource-group",
-            RG,
-            "--account",
-            ACCOUNT,
-            "--application",
-            "ffmpeg",
-            "--version",
-            version,
-            "--set-default",
-            "--arm-endpoint",
-            arm.url,
-            "--json",
-          ],
+          [CLI, "publish", "--zip", built.path, ...publishFlags(version)],
           { env: cliEnv },
         );
         return { pkg: p.ms, publish: u.ms, built, result: JSON.parse(u.stdout) };
       });
+
+  const publishFlags = (version) => [
+    "--subscription",
+    SUB,
+    "--resource-group",
+    RG,
+    "--account",
+    ACCOUNT,
+    "--application",
+    "ffmpeg",
+    "--version",
+    version,
+    "--set-default",
+    "--arm-endpoint",
+    arm.url,
+    "--json",
+  ];
+  const oneCommand = (version, out) =>
+    timed(
+      process.execPath,
+      [CLI, "publish", "--folder", folder, "--out", out, ...publishFlags(version)],
+      { env: cliEnv },
+    ).then((p) => ({ ms: p.ms, result: JSON.parse(p.stdout) }));
+
+  const ourOne = async (r) => {
+    // The same release as `ours`, as one command: its own version and out/ folder.
+    const version = `7.1.${r}`;
+    const out = path.join(tmp, `one-${r}`);
+    const first = await oneCommand(version, out);
+    if (first.result.outcome !== "published")
+      throw new Error(`round ${r}: expected a publish, got ${first.result.outcome}`);
+    t.oneFirst.push(first.ms);
+    oneBytes = first.result.bytes;
+    const again = await oneCommand(version, out);
+    if (again.result.outcome !== "unchanged")
+      throw new Error(`round ${r}: expected no change, got ${again.result.outcome}`);
+    t.oneUnchanged.push(again.ms);
+    oneUnchangedSent += again.result.bytesUploaded;
+  };
 
   const ours = async (r) => {
     // First release of a new version: a fresh out/ (nothing to reuse), a version Azure lacks.
@@ -304,9 +337,11 @@ async function main() {
       // Alternate which side goes first, so neither always finds the caches warmer.
       if (r % 2 === 1) {
         await classicPair(r);
+        await ourOne(r);
         await ours(r);
       } else {
         await ours(r);
+        await ourOne(r);
         await classicPair(r);
       }
     }
@@ -345,6 +380,8 @@ async function main() {
   row("classic: zip -r -X -6", t.zip);
   row(`classic: ${az ? "az storage blob upload" : "single-shot upload (SDK)"}`, t.upload);
   row("classic pair", t.classic);
+  row("hpc-batch publish --folder, first release", t.oneFirst);
+  row("hpc-batch publish --folder, unchanged", t.oneUnchanged);
   row("hpc-batch package (new version)", t.package);
   row("hpc-batch publish (new version)", t.publish);
   row("hpc-batch first release (package + publish)", t.first);
@@ -358,9 +395,18 @@ async function main() {
 
   const classic = median(t.classic);
   const results = [
-    ["first release / classic pair", median(t.first) / classic, 0.5, "x", ""],
+    ["first release, one command / classic", median(t.oneFirst) / classic, 0.5, "x", ""],
     [
-      "unchanged re-release / classic pair",
+      "unchanged, one command / classic",
+      median(t.oneUnchanged) / classic,
+      0.1,
+      "x",
+      `${oneUnchangedSent} bytes sent`,
+      oneUnchangedSent === 0,
+    ],
+    ["first release, two commands / classic", median(t.first) / classic, 0.5, "x", ""],
+    [
+      "unchanged, two commands / classic",
       median(t.unchanged) / classic,
       0.1,
       "x",
@@ -373,6 +419,10 @@ async function main() {
     ["npm run plan, nothing changed", median(t.npmPlan) / 1000, 3, " s", ""],
     ["hpc-batch plan, warm", median(t.plan) / 1000, 1.5, " s", ""],
   ];
+  if (oneBytes !== ourBytes)
+    throw new Error(
+      `publish --folder built ${oneBytes} bytes, package ${ourBytes}: not the same zip`,
+    );
   console.log(
     `\nzip: hpc-batch ${ourBytes.toLocaleString("en")} bytes, Info-ZIP -6 ${infozipBytes.toLocaleString("en")} bytes`,
   );

@@ -760,7 +760,7 @@ test.each<[string, string[], string]>([
   [
     "publish: missing --zip",
     publish(undefined),
-    "hpc-batch publish: --zip (unset) is invalid: must be given (the package zip to publish)",
+    "hpc-batch publish: --zip (unset) is invalid: must be given (the package zip to publish, or --folder)",
   ],
   [
     "publish: --zip that is not a zip",

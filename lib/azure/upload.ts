@@ -12,12 +12,13 @@
  * otherwise an Entra token (auto-storage with the Batch account's managed identity).
  */
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import type * as storageBlob from "@azure/storage-blob";
 import type { BlockBlobClient, StoragePipelineOptions } from "@azure/storage-blob";
 import type * as coreRest from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { STORAGE_SCOPE } from "./credentials";
+import { dropFormDataPolicy } from "./pipeline";
 
 /** Blob metadata key holding the zip's sha256 (hex). */
 export const SHA256_METADATA_KEY = "sha256";
@@ -56,13 +57,32 @@ export interface UploadRetryOptions {
   tryTimeoutInMs?: number;
 }
 
+/**
+ * A file still being written, uploaded as it grows (lib/package/zip's GrowingZip fits): each
+ * block is read once `until` says its bytes are final.
+ */
+export interface GrowingFile {
+  /** The file being written. */
+  partialPath: string;
+  /** Where it is renamed to once complete, if it is (read there when the partial is gone). */
+  path?: string;
+  /**
+   * Resolves once the bytes from `start` to `end` are final, or with the file's size once
+   * complete.
+   */
+  until(end: number, start: number): Promise<{ complete?: number }>;
+}
+
 export interface UploadOptions {
-  /** The zip on disk. */
-  file: string;
+  /** The zip on disk, or one still being written. */
+  file: string | GrowingFile;
   /** The version's storage URL (with or without a SAS). */
   storageUrl: string;
-  /** The zip's sha256 (hex), stored as blob metadata. */
-  sha256: string;
+  /**
+   * The zip's sha256 (hex), stored as blob metadata; a promise for a file still being written
+   * (awaited before the commit: a rejection leaves the blocks uncommitted, no blob).
+   */
+  sha256: string | Promise<string>;
   /** Used when `storageUrl` carries no SAS. */
   credential?: TokenCredential;
   blockSize?: number;
@@ -170,6 +190,7 @@ export async function readBlobDigest(
     },
     userAgentOptions: { userAgentPrefix: "hpc-batch" },
   });
+  dropFormDataPolicy(pipeline);
   if (!sas && credential) {
     pipeline.addPolicy(rest.bearerTokenAuthenticationPolicy({ credential, scopes: STORAGE_SCOPE }));
   }
@@ -270,31 +291,61 @@ async function untilAccessible<T>(opts: UploadOptions, request: () => Promise<T>
   }
 }
 
+/**
+ * Opens a growing file: the partial while it is written, else (renamed already: a small file can
+ * be complete before the upload starts) the complete file, once `until` says it is complete.
+ */
+async function openGrowing(growing: GrowingFile): Promise<FileHandle> {
+  try {
+    return await open(growing.partialPath, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || growing.path === undefined) throw err;
+    // A failed build removed the partial: `until` rejects with its error.
+    await growing.until(Number.MAX_SAFE_INTEGER, 0);
+    return open(growing.path, "r");
+  }
+}
+
 export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> {
+  // Awaited only once every block is staged: a rejection before then (a build failing with its
+  // file, which rejects the upload first) must not also be an unhandled rejection, which ends
+  // the process. The await below still receives it.
+  if (typeof opts.sha256 !== "string") opts.sha256.catch(() => undefined);
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   const client = blobClient(opts.storageUrl, opts.credential, opts.retry);
-  const file = await open(opts.file, "r");
+  const growing = typeof opts.file === "string" ? undefined : opts.file;
+  const name = typeof opts.file === "string" ? opts.file : opts.file.partialPath;
+  const file = growing ? await openGrowing(growing) : await open(name, "r");
   try {
-    const total = (await file.stat()).size;
-    const count = Math.max(1, Math.ceil(total / blockSize));
+    // A growing file's size is known once it is complete.
+    let total = growing ? undefined : (await file.stat()).size;
+    const blocks = (size: number) => Math.max(1, Math.ceil(size / blockSize));
     const staged = await untilAccessible(opts, () => stagedBlocks(client));
-    const ids: string[] = new Array(count);
-    const progress: UploadProgress = { sent: 0, reused: 0, total };
+    const ids: string[] = [];
+    const progress: UploadProgress = { sent: 0, reused: 0, total: total ?? 0 };
     let blocksReused = 0;
     let next = 0;
     let failed = false;
 
     const stageNext = async () => {
-      while (!failed && next < count) {
+      while (!failed && (total === undefined || next < blocks(total))) {
         const index = next++;
         const offset = index * blockSize;
-        const length = Math.min(blockSize, total - offset);
+        if (growing && total === undefined) {
+          const { complete } = await growing.until(offset + blockSize, offset);
+          if (complete !== undefined) {
+            total = complete;
+            progress.total = complete;
+          }
+          if (total !== undefined && index >= blocks(total)) return;
+        }
+        const length = total === undefined ? blockSize : Math.min(blockSize, total - offset);
         const block = Buffer.allocUnsafe(length);
         let read = 0;
         while (read < length) {
           const r = await file.read(block, read, length - read, offset + read);
-          if (r.bytesRead === 0) throw new Error(`${opts.file} shrank while it was uploaded`);
+          if (r.bytesRead === 0) throw new Error(`${name} shrank while it was uploaded`);
           read += r.bytesRead;
         }
         const id = blockId(index, createHash("sha256").update(block).digest("hex"));
@@ -319,14 +370,24 @@ export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> 
         failed = true;
         throw err;
       });
-    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    await Promise.all(
+      Array.from(
+        { length: total === undefined ? concurrency : Math.min(concurrency, blocks(total)) },
+        worker,
+      ),
+    );
+    const sha256 = await opts.sha256;
     opts.abortSignal?.throwIfAborted();
+    const count = blocks(total as number);
+    if (ids.length !== count || ids.includes(undefined as unknown as string)) {
+      throw new Error(`${name}: ${ids.filter(Boolean).length} of ${count} blocks staged`);
+    }
     await client.commitBlockList(ids, {
-      metadata: { [SHA256_METADATA_KEY]: opts.sha256 },
+      metadata: { [SHA256_METADATA_KEY]: sha256 },
       blobHTTPHeaders: { blobContentType: "application/zip" },
       abortSignal: opts.abortSignal,
     });
-    return { bytes: total, bytesSent: progress.sent, blocks: count, blocksReused };
+    return { bytes: total as number, bytesSent: progress.sent, blocks: count, blocksReused };
   } finally {
     await file.close();
   }

@@ -9,7 +9,7 @@ import { pausePoint } from "../core/interrupt";
 import type { PackageInfo } from "../core/packageFile";
 import { stageFolder, type StagedFile } from "./stage";
 import { DEFAULT_VERSION_FIELD, resolveApplicationVersion, type ResolvedVersion } from "./version";
-import { buildPackage, type PackageProgress } from "./zip";
+import { buildPackage, type GrowingZip, type PackageProgress } from "./zip";
 
 export interface PreparePackageOptions {
   /** The package folder; its contents become the zip's root. Required. */
@@ -43,6 +43,10 @@ export interface PreparePackageOptions {
   ifChanged?: "replace" | "refuse";
   /** Called as file content is read for the zip. */
   onProgress?: (progress: PackageProgress) => void;
+  /** Called once the zip starts being written, to follow it (lib/package/zip BuildPackageOptions). */
+  follow?: (zip: GrowingZip) => void;
+  /** Called with the version once it is resolved, before the zip is built; a throw stops the build. */
+  onVersion?: (resolved: ResolvedVersion) => void;
 }
 
 export interface PreparedPackage {
@@ -63,6 +67,7 @@ export async function preparePackage(opts: PreparePackageOptions): Promise<Prepa
   const staged =
     opts.stage === false ? [] : await stageFolder({ folder, resolveFrom, folderField });
   const resolved = await resolveVersion(opts);
+  opts.onVersion?.(resolved);
   await pausePoint("package:start");
   const built = await buildPackage({
     folder: opts.shownFolder ?? folder,
@@ -73,6 +78,7 @@ export async function preparePackage(opts: PreparePackageOptions): Promise<Prepa
     folderField,
     resolveFrom,
     onProgress: opts.onProgress,
+    follow: opts.follow,
   });
   return { staged, resolved, built };
 }

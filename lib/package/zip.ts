@@ -22,9 +22,9 @@ import { sha256File } from "../core/fileDigest";
 import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "../core/interrupt";
 import type { PackageInfo } from "../core/packageFile";
 import { validateApplicationId, validateApplicationVersion } from "../core/naming";
-import { PackageLimits, scanPackageFolder } from "./packageFolder";
+import { PackageLimits, resolveLimits, scanPackageFolder } from "./packageFolder";
 import { missingDeclaredFiles } from "./stage";
-import { DEFAULT_CHUNK_SIZE, ZipResult, ZipWriter } from "./zipWriter";
+import { DEFAULT_CHUNK_SIZE, ZipResult, ZipWriter, type WrittenSoFar } from "./zipWriter";
 
 // The built package's type is shared with publishing and the component (lib/core/packageFile).
 export type { PackageInfo };
@@ -90,6 +90,86 @@ export interface BuildPackageOptions {
   folderField?: string;
   /** Folders to look for `node_modules` above, to say how to stage a missing file. */
   resolveFrom?: string[];
+  /**
+   * Called while the zip is written, with a handle to follow it as it grows (publish uploads it
+   * meanwhile), once it is long enough that it cannot expand more than `maxCompressionRatio`
+   * times (the check publish makes of every zip, lib/package/zipInspect: a zip that could fail it
+   * is never followed). Not called when the zip is reused, nor when a zip is already at the final
+   * path (the new one may differ from it and be refused or replace it: follow the result).
+   */
+  follow?: (zip: GrowingZip) => void;
+}
+
+/**
+ * A zip being written, for a reader that follows it: the bytes of a range are final once
+ * `until` resolves for it. The file is a partial one, renamed when complete: a descriptor opened
+ * on `partialPath` before that keeps reading it.
+ */
+export interface GrowingZip {
+  /** Where the zip will be once complete. */
+  path: string;
+  partialPath: string;
+  /**
+   * Resolves once the bytes from `start` (default 0) to `end` are final, or the zip is complete
+   * (then with its size, which may be less than `end`); rejects when the build fails.
+   */
+  until(end: number, start?: number): Promise<{ complete?: number }>;
+}
+
+/** The writer's progress, shared with the follower (`GrowingZip.until`). */
+class ZipProgress implements GrowingZip {
+  private written: WrittenSoFar = { upTo: 0 };
+  private size?: number;
+  private failure?: Error;
+  private waiters: {
+    start: number;
+    end: number;
+    resolve: (v: { complete?: number }) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+
+  constructor(
+    readonly path: string,
+    readonly partialPath: string,
+  ) {}
+
+  until(end: number, start = 0): Promise<{ complete?: number }> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ start, end, resolve, reject });
+      this.settle();
+    });
+  }
+
+  update(written: WrittenSoFar) {
+    this.written = written;
+    this.settle();
+  }
+
+  complete(size: number) {
+    this.size = size;
+    this.settle();
+  }
+
+  fail(err: Error) {
+    this.failure = err;
+    this.settle();
+  }
+
+  /** Written, and before or after (not across) the header being reserved. */
+  private final(start: number, end: number): boolean {
+    const { upTo, hole } = this.written;
+    return end <= upTo && (hole === undefined || end <= hole[0] || start >= hole[1]);
+  }
+
+  private settle() {
+    this.waiters = this.waiters.filter((w) => {
+      if (this.failure) w.reject(this.failure);
+      else if (this.size !== undefined) w.resolve({ complete: this.size });
+      else if (this.final(w.start, w.end)) w.resolve({});
+      else return true;
+      return false;
+    });
+  }
 }
 
 /**
@@ -279,8 +359,28 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
   const bytesTotal = scan.totalBytes;
   let writer: ZipWriter | undefined;
   let result: ZipResult;
+  // Followed only when nothing is at the final path, once the zip cannot be refused as a zip
+  // bomb (see BuildPackageOptions.follow).
+  const progress =
+    opts.follow && previousZip === null ? new ZipProgress(finalPath, tmpPath) : undefined;
+  const maxRatio = resolveLimits(opts.limits).maxCompressionRatio;
+  let followed = false;
+  const follow = (upTo: number) => {
+    if (!progress || followed || upTo * maxRatio < scan.totalBytes) return;
+    followed = true;
+    opts.follow?.(progress);
+  };
   try {
-    writer = await ZipWriter.create(tmpPath, { level });
+    writer = await ZipWriter.create(tmpPath, {
+      level,
+      onWritten:
+        progress &&
+        ((w) => {
+          progress.update(w);
+          follow(w.upTo);
+        }),
+    });
+    follow(0);
     for (const entry of scan.entries) {
       if (entry.kind === "directory") {
         await writer.addDirectory(entry.zipPath, entry.mode);
@@ -302,6 +402,7 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
       if (filesDone === 1) await pausePoint("zip:writing");
     }
     result = await writer.finish();
+    progress?.complete(result.bytes);
     const changed = previousZip !== null && previousZip.sha256 !== result.sha256;
     if (changed && opts.ifChanged === "refuse") {
       throw new PackageChangedError(finalPath, version, previousZip.sha256, result.sha256);
@@ -311,7 +412,11 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
     await writer?.abort().catch(() => undefined);
     await fs.rm(tmpPath, { force: true });
     if (err instanceof PackageChangedError) throw err;
-    throw new Error(`could not zip ${opts.folder}: ${(err as Error).message}`, { cause: err });
+    const failed = new Error(`could not zip ${opts.folder}: ${(err as Error).message}`, {
+      cause: err,
+    });
+    progress?.fail(failed);
+    throw failed;
   } finally {
     untrackTemp(tmpPath);
   }

@@ -171,6 +171,21 @@ export interface ZipWriterOptions {
   concurrency?: number;
   /** Most compressed bytes of one entry held for hashing in order. Not part of the bytes. */
   holdBytes?: number;
+  /**
+   * Called after each write to the file with what is final so far, for a reader that follows the
+   * file as it grows. Not part of the bytes.
+   */
+  onWritten?: (written: WrittenSoFar) => void;
+}
+
+/**
+ * What of the file is final: the bytes before `upTo` are written, except the local header
+ * reserved in `hole` (start, end) for the entry being written, filled once it is complete. Later
+ * writes never change a final byte.
+ */
+export interface WrittenSoFar {
+  upTo: number;
+  hole?: [number, number];
 }
 
 export interface ZipFileOptions {
@@ -228,6 +243,9 @@ export class ZipWriter {
   private readonly chunkSize: number;
   private readonly concurrency: number;
   private readonly holdBytes: number;
+  private readonly onWritten?: (written: WrittenSoFar) => void;
+  /** The reserved, not yet written, local header of the entry being deflated. */
+  private hole?: [number, number];
   private readonly central: CentralEntry[] = [];
   private readonly hash = createHash("sha256");
   /** False once an entry was too large to hold: the file is then hashed by reading it back. */
@@ -245,17 +263,19 @@ export class ZipWriter {
   private constructor(
     private readonly fh: fs.FileHandle,
     readonly path: string,
-    opts: Required<ZipWriterOptions>,
+    opts: Required<Omit<ZipWriterOptions, "onWritten">> & Pick<ZipWriterOptions, "onWritten">,
   ) {
     this.level = opts.level;
     this.chunkSize = opts.chunkSize;
     this.concurrency = opts.concurrency;
     this.holdBytes = opts.holdBytes;
+    this.onWritten = opts.onWritten;
   }
 
   /** Checks `opts` (RangeError), then creates (or truncates) `file` and returns its writer. */
   static async create(file: string, opts: ZipWriterOptions): Promise<ZipWriter> {
-    const resolved: Required<ZipWriterOptions> = {
+    const resolved: Required<Omit<ZipWriterOptions, "onWritten">> &
+      Pick<ZipWriterOptions, "onWritten"> = {
       level: checkInteger("level", opts.level, 1, 9),
       // The dictionary is the previous piece's last 32 KiB, so a piece holds at least that.
       chunkSize: checkInteger(
@@ -266,6 +286,7 @@ export class ZipWriter {
       ),
       concurrency: checkInteger("concurrency", opts.concurrency ?? defaultConcurrency(), 1, 64),
       holdBytes: checkInteger("holdBytes", opts.holdBytes ?? DEFAULT_HOLD_BYTES, 0, 2 ** 32),
+      onWritten: opts.onWritten,
     };
     return new ZipWriter(await fs.open(file, "w"), file, resolved);
   }
@@ -466,6 +487,7 @@ export class ZipWriter {
     await this.flush();
     this.pos += LOCAL_HEADER_BYTES + name.length;
     this.pendingAt = this.pos;
+    this.hole = [offset, this.pos];
     const dataStart = this.pos;
 
     let held: Buffer[] | undefined = this.hashInOrder ? [] : undefined;
@@ -561,7 +583,12 @@ export class ZipWriter {
       offset,
     };
     const header = this.localHeader(e);
+    // The data before the header is written first, so a follower never sees the header filled
+    // in ahead of data it describes that is not on disk yet.
+    await this.flush();
     await writeFully(this.fh, [header], offset);
+    this.hole = undefined;
+    this.notifyWritten();
     this.central.push(e);
     if (held) {
       this.hash.update(header);
@@ -590,7 +617,15 @@ export class ZipWriter {
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingAt = this.pos;
-    if (batch.length > 0) await writeFully(this.fh, batch, at);
+    if (batch.length > 0) {
+      await writeFully(this.fh, batch, at);
+      this.notifyWritten();
+    }
+  }
+
+  private notifyWritten() {
+    // The bytes before the batch being gathered are on disk (or in the reserved hole).
+    this.onWritten?.({ upTo: this.pendingAt, hole: this.hole && [...this.hole] });
   }
 }
 

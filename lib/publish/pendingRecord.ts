@@ -18,8 +18,8 @@ import * as path from "node:path";
 export interface PendingRecord {
   /** The blob URL, without query string. */
   storageUrl: string;
-  /** sha256 of the zip the interrupted run was uploading. */
-  sha256: string;
+  /** sha256 of the zip the interrupted run was uploading; unset when it was still being built. */
+  sha256?: string;
 }
 
 export interface PendingKey {
@@ -63,6 +63,7 @@ export function readPendingRecord(file: string): PendingRecord | undefined {
   try {
     const r = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<PendingRecord>;
     if (typeof r.storageUrl !== "string" || !/^https:\/\//.test(r.storageUrl)) return undefined;
+    if (r.sha256 === undefined) return { storageUrl: r.storageUrl };
     if (typeof r.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(r.sha256)) return undefined;
     return { storageUrl: r.storageUrl, sha256: r.sha256 };
   } catch {

@@ -7,6 +7,8 @@ import type { PublishEvent } from "./publish";
 
 export interface PublishReporter {
   onEvent(e: PublishEvent): void;
+  /** A line of the caller's own (the build's, with --folder), kept clear of the upload bar. */
+  note(message: string): void;
   /** Stops a bar still drawn (after a failure); safe to call twice. */
   stop(): void;
 }
@@ -77,6 +79,7 @@ export function createPublishReporter(
           break;
       }
     },
+    note: (message) => printer.line(message),
     stop: printer.stop,
   };
 }

@@ -46,6 +46,7 @@ import { chooseVersionsToDelete, type RetentionDecision } from "../core/retentio
 import {
   readBlobDigest,
   uploadPackage,
+  type GrowingFile,
   type UploadProgress,
   type UploadRetryOptions,
 } from "../azure/upload";
@@ -86,7 +87,13 @@ export interface PublishOptions {
   version: string;
   /** The application's display name. Defaults to the application id. */
   displayName?: string;
-  package: PackageFile;
+  /**
+   * The zip. A promise (a build still running) lets the reads of step 1 go out meanwhile;
+   * nothing is written to Azure until it resolves, and its rejection is the publish's error.
+   * It may resolve to a StreamingPackage (a zip being written): a new version is then uploaded
+   * as the zip grows; any other is published once the zip is built.
+   */
+  package: PackageFile | Promise<PackageFile | StreamingPackage>;
   /**
    * Point the application's default version at this version once it is active: `true`, `false`,
    * or `"if-unset"` (only when the application has no default yet, i.e. its first release; later
@@ -129,6 +136,23 @@ export interface PublishOptions {
   abortSignal?: AbortSignal;
   /** Injected in tests; defaults to lib/azure/armBatchApps against `target`. */
   client?: BatchApplications;
+}
+
+/**
+ * A zip being written (lib/package/zip's `follow`): by the time it is handed over, the build's
+ * checks have passed (folder, declared files, limits) and its bytes are being written.
+ */
+export interface StreamingPackage {
+  /** Where the zip will be once complete. */
+  path: string;
+  /** The zip as it grows. */
+  growing: GrowingFile;
+  /** The zip once complete: its digest is known only then. */
+  built: Promise<PackageFile>;
+}
+
+function isStreaming(p: PackageFile | StreamingPackage): p is StreamingPackage {
+  return "growing" in p;
 }
 
 /** What retention did. */
@@ -298,21 +322,43 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
     });
   const appName = opts.applicationId;
   const version = opts.version;
-  const pkg = opts.package;
   const failed = (s: PublishStep, cause: unknown, advice: string) =>
     stepFailed(s, appName, version, cause, advice);
   const armAdvice = (err: unknown, action: string, otherwise: string) =>
     armPermissionAdvice(opts.target, err, action, otherwise);
 
-  // 1. The application. Both reads go out together (each ARM round trip costs 100-300 ms); a
-  // missing application answers the version read with 404 too.
+  // 1. The application. Both reads go out together (each ARM round trip costs 100-300 ms), and
+  // while a package is still being built; a missing application answers the version read with
+  // 404 too. Nothing is written before the package is there: a failed build changes nothing in
+  // Azure, and its error (bad input, mostly) comes before any error of the reads. The one
+  // exception is a zip being written (StreamingPackage) for a version Azure does not have: its
+  // checks have passed, so the application and version are created and the zip uploaded as it
+  // grows; a build that fails after that leaves the version Pending, which the next run resumes.
+  const reads = Promise.all([arm.getApplication(appName), arm.getVersion(appName, version)]);
+  reads.catch(() => undefined); // awaited below, after the package
+  const given = await opts.package;
+  // Awaited below on every path that needs it; a failure before that must not go unhandled.
+  if (isStreaming(given)) given.built.catch(() => undefined);
+  let streaming = isStreaming(given) ? given : undefined;
   let app: ApplicationInfo | undefined;
   let existing: PackageVersionInfo | undefined;
+  let readError: { cause: unknown } | undefined;
   try {
-    [app, existing] = await Promise.all([
-      arm.getApplication(appName),
-      arm.getVersion(appName, version),
-    ]);
+    [app, existing] = await reads;
+  } catch (err) {
+    readError = { cause: err };
+  }
+  if (streaming && (readError || existing)) {
+    // Not a new version: publish the zip once it is built, as any other.
+    streaming = undefined;
+  }
+  const pkg: PackageFile | undefined = isStreaming(given)
+    ? streaming
+      ? undefined
+      : await given.built
+    : given;
+  try {
+    if (readError) throw readError.cause;
     if (!app) {
       app = await arm.createApplication(appName, opts.displayName ?? appName);
       step("application", `application ${appName}: created (locked: allowUpdates false)`);
@@ -355,7 +401,7 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
   let outcome: PublishResult["outcome"];
   let bytesUploaded = 0;
   let activated = false;
-  const recordFile = pendingRecordPath(pkg.path, {
+  const recordFile = pendingRecordPath(given.path, {
     subscriptionId: opts.target.subscriptionId,
     resourceGroup: opts.target.resourceGroup,
     account: opts.target.account,
@@ -363,7 +409,9 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
     version,
   });
   current = "version";
-  if (existing?.state === "Active") {
+  let published: PackageFile;
+  if (existing?.state === "Active" && pkg) {
+    published = pkg;
     const activeSha = await activeSha256(existing, opts);
     if (activeSha === undefined) throw refused(unverifiableVersionMessage(appName, version));
     if (activeSha !== pkg.sha256) {
@@ -375,7 +423,8 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
       `version ${version}: already active with sha256 ${pkg.sha256.slice(0, 12)}; nothing to upload`,
     );
   } else {
-    await checkFile(pkg);
+    // A zip this run is writing needs no second read: its digest comes from the writer.
+    if (pkg) await checkFile(pkg);
     let storageUrl: string | undefined;
     let resumed = false;
     if (existing) {
@@ -424,7 +473,7 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
       step("version", `version ${version}: created (Pending)`);
       // Kept until the version is active, so a stopped run can be resumed from this machine.
       try {
-        writePendingRecord(recordFile, { storageUrl, sha256: pkg.sha256 });
+        writePendingRecord(recordFile, { storageUrl, sha256: pkg?.sha256 });
       } catch (err) {
         step(
           "version",
@@ -442,21 +491,39 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         )
       : undefined;
     current = "upload";
-    if (committed?.sha256 === pkg.sha256 && committed.bytes === pkg.bytes) {
+    if (pkg && committed?.sha256 === pkg.sha256 && committed.bytes === pkg.bytes) {
+      published = pkg;
       step("upload", `upload: already complete (${mb(pkg.bytes)}), nothing sent`);
     } else {
-      emit({ kind: "upload-start", total: pkg.bytes });
+      // A growing zip's size is known once it is built: the bar starts then (after the
+      // caller's own line about the build, if it prints one when `built` resolves).
+      let startShown = false;
+      const showStart = (total: number) => {
+        if (startShown) return;
+        startShown = true;
+        emit({ kind: "upload-start", total });
+      };
+      if (pkg) showStart(pkg.bytes);
+      else {
+        step("upload", "upload: sending the zip while it is built");
+        streaming?.built.then(
+          (b) => showStart(b.bytes),
+          () => undefined,
+        );
+      }
       const started = Date.now();
       let res;
       try {
         res = await uploadPackage({
-          file: pkg.path,
+          file: streaming ? streaming.growing : (pkg as PackageFile).path,
           storageUrl,
-          sha256: pkg.sha256,
+          sha256: streaming ? streaming.built.then((b) => b.sha256) : (pkg as PackageFile).sha256,
           credential: opts.storageCredential,
           ...opts.upload,
           abortSignal: opts.abortSignal,
-          onProgress: (p) => emit({ kind: "upload-progress", ...p }),
+          onProgress: (p) => {
+            if (startShown) emit({ kind: "upload-progress", ...p });
+          },
           onAccessWait: (waited) =>
             step(
               "upload",
@@ -466,8 +533,16 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         });
       } catch (err) {
         if (opts.abortSignal?.aborted) throw err;
-        throw failed("upload", err, await storageAdvice(err, storageUrl, opts));
+        // A build that failed while its zip was being sent is the cause to show.
+        const cause = streaming
+          ? await streaming.built.then(
+              () => err,
+              (e: unknown) => e,
+            )
+          : err;
+        throw failed("upload", cause, await storageAdvice(cause, storageUrl, opts));
       }
+      published = streaming ? await streaming.built : (pkg as PackageFile);
       bytesUploaded = res.bytesSent;
       const ms = Date.now() - started;
       emit({ kind: "upload-done", ...res, total: res.bytes, ms });
@@ -561,8 +636,8 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
     version,
     state: "Active",
     outcome,
-    sha256: pkg.sha256,
-    bytes: pkg.bytes,
+    sha256: published.sha256,
+    bytes: published.bytes,
     bytesUploaded,
     activated,
     defaultVersion,

@@ -8,7 +8,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
+import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
 import { compileCli, startCli, type CliProcess } from "../support/cliProcess";
+import { pseudoRandom } from "../support/pseudoRandom";
 
 let tmp: string;
 let entry: string;
@@ -188,4 +191,86 @@ describe("what a killed run leaves, the next run removes", () => {
     expect((await next.done).code).toBe(130);
     expect(leftovers().tmpdir).toEqual([alive]);
   });
+});
+
+describe("publish --folder: interrupted while its zip is written and sent", () => {
+  const SUB = "00000000-0000-0000-0000-0000000000c1";
+  const token = fakeEntraToken();
+  let azurite: Azurite;
+  let arm: ArmBatchStandIn;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    arm = await startArmBatchStandIn({
+      azurite,
+      subscriptionId: SUB,
+      resourceGroup: "rg-hpc",
+      account: "bahpc04",
+      token,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    expect(arm.violations).toEqual([]);
+    await arm.close();
+    await azurite.stop();
+  });
+
+  test("SIGINT: exit 130, no partial zip; the next run resumes the Pending version", async () => {
+    // Megabytes deflate cannot shrink: the zip is followed (uploaded as it is written) once it
+    // cannot expand over 100x, which the first entry, "0.dat" (first in byte order), ensures
+    // before the build pauses after it.
+    fs.writeFileSync(path.join(app, "bin", "tool"), pseudoRandom(1 << 20), { mode: 0o755 });
+    fs.writeFileSync(path.join(app, "0.dat"), pseudoRandom(1 << 20, 2));
+    const args = [
+      "publish",
+      "--folder",
+      "hpc-application",
+      "--version",
+      "1.0.0",
+      "--subscription",
+      SUB,
+      "--resource-group",
+      "rg-hpc",
+      "--account",
+      "bahpc04",
+      "--application",
+      "ffmpeg",
+      "--arm-endpoint",
+      arm.url,
+    ];
+    const withToken = (pauseAt?: string) => ({ ...env(pauseAt), AZURE_ACCESS_TOKEN: token });
+    fs.rmSync(pauseFile, { force: true });
+    const run = startCli(entry, args, { cwd: project, env: withToken("zip:writing") });
+    // The build pauses after its first file; the publish goes on to create the version and
+    // keeps its upload URL beside the zip (out/.pending/).
+    const pending = path.join(out, ".pending");
+    const kept = () => (fs.existsSync(pending) ? fs.readdirSync(pending) : []);
+    for (let i = 0; i < 2400 && !(fs.existsSync(pauseFile) && kept().length === 1); i++)
+      await sleep(25);
+    expect([fs.existsSync(pauseFile), arm.counts["PUT version"], kept()]).toEqual([
+      true,
+      1,
+      [expect.stringMatching(/^[0-9a-f]{16}\.json$/)],
+    ]);
+    run.child.kill("SIGINT");
+    const r = await run.done;
+    expect([r.code, r.stderr]).toEqual([130, "hpc-batch publish: interrupted\n"]);
+    // No partial, no zip: only the version's upload URL, kept to resume it.
+    expect(leftovers().out).toEqual([".pending"]);
+    expect(leftovers().tmpdir).toEqual([]);
+    expect(arm.applications.get("ffmpeg")!.versions.get("1.0.0")!.state).toBe("Pending");
+
+    const again = await startCli(entry, args, { cwd: project, env: withToken() }).done;
+    expect([again.code, again.stderr]).toEqual([0, ""]);
+    expect(again.stdout).toContain(
+      "version 1.0.0: Pending from an earlier run; resuming its upload",
+    );
+    expect(arm.counts["PUT version"]).toBe(1);
+    expect(arm.applications.get("ffmpeg")!.versions.get("1.0.0")!.state).toBe("Active");
+    expect(leftovers().out).toEqual([
+      ".ffmpeg-1.0.0.zip.build.json",
+      ".pending",
+      "ffmpeg-1.0.0.zip",
+    ]);
+    expect(fs.readdirSync(path.join(out, ".pending"))).toEqual([]);
+  }, 60_000);
 });

@@ -135,7 +135,7 @@ describe("hpc-batch publish: bad flags", () => {
     [
       "missing --zip",
       { "--zip": undefined },
-      "--zip (unset) is invalid: must be given (the package zip to publish)",
+      "--zip (unset) is invalid: must be given (the package zip to publish, or --folder)",
     ],
     [
       "--zip missing on disk",
@@ -221,7 +221,7 @@ describe("hpc-batch publish: every problem at once", () => {
       code: 2,
       stdout: "",
       stderr: [
-        "hpc-batch publish: --zip (unset) is invalid: must be given (the package zip to publish)",
+        "hpc-batch publish: --zip (unset) is invalid: must be given (the package zip to publish, or --folder)",
         "--subscription (unset) is invalid: must be given (the Azure subscription id)",
         "--resource-group (unset) is invalid: must be given (the Batch account's resource group)",
         "--account (unset) is invalid: must be given (the Batch account name)",
@@ -256,18 +256,19 @@ describe("hpc-batch publish: every problem at once", () => {
   test("--help marks the required flags, and only them", async () => {
     const res = await runCli(["publish", "--help"]);
     expect(res.code).toBe(0);
-    const marked = res.stdout
-      .split("\n")
-      .filter((l) => l.includes("(required)"))
-      .map((l) => l.trim().split(/\s+/)[0]);
-    expect(marked).toEqual([
-      "--zip",
+    const marked = (mark: string) =>
+      res.stdout
+        .split("\n")
+        .filter((l) => l.includes(mark))
+        .map((l) => l.trim().split(/\s+/)[0]);
+    expect(marked("(required)")).toEqual([
       "--subscription",
       "--resource-group",
       "--account",
       "--application",
-      "--version",
     ]);
+    expect(marked("(required, or --folder)")).toEqual(["--zip"]);
+    expect(marked("(required with --zip)")).toEqual(["--version"]);
   });
 });
 

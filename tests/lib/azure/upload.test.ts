@@ -9,6 +9,7 @@ import {
   readBlobDigest,
   redactUrl,
   uploadPackage,
+  type GrowingFile,
   type UploadProgress,
 } from "../../../lib/azure/upload";
 import {
@@ -518,5 +519,367 @@ describe("readBlobDigest: one HEAD (Get Blob Properties)", () => {
         "an Entra token with Storage Blob Data Contributor on the storage account is needed",
     );
     expect(proxy.requests).toEqual([]);
+  });
+});
+
+/** A promise with its resolve and reject at hand, to drive an upload step by step. */
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * A file the test writes in steps, with the zip writer's rule for what is final (lib/package/zip.ts
+ * ZipProgress): a range before `upTo` that does not overlap the reserved local header `hole`.
+ * Every byte not final yet holds garbage on disk, so a block read before `until` said it was
+ * final would reach the blob (and its block id) with the wrong bytes.
+ */
+class SteppedFile implements GrowingFile {
+  /** The `end` of every `until` call, in call order. */
+  readonly asked: number[] = [];
+  private upTo = 0;
+  private hole?: [number, number];
+  private size?: number;
+  private failure?: Error;
+  private waiters: {
+    start: number;
+    end: number;
+    resolve: (v: { complete?: number }) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  private caughtUp: { n: number; resolve: () => void }[] = [];
+
+  constructor(
+    readonly partialPath: string,
+    readonly content: Buffer,
+  ) {
+    fs.writeFileSync(partialPath, bytes(content.length, `garbage ${partialPath}`));
+  }
+
+  until(end: number, start: number): Promise<{ complete?: number }> {
+    this.asked.push(end);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ start, end, resolve, reject });
+      this.settle();
+    });
+  }
+
+  /** Writes the final bytes before `upTo`, all but the `hole`, which keeps its garbage. */
+  advance(upTo: number, hole?: [number, number]) {
+    this.write(0, upTo);
+    if (hole) fs.writeFileSync(this.partialPath, this.garbageOf(hole), { flag: "r+" });
+    this.upTo = upTo;
+    this.hole = hole;
+    this.settle();
+  }
+
+  complete() {
+    this.write(0, this.content.length);
+    this.size = this.content.length;
+    this.settle();
+  }
+
+  fail(err: Error) {
+    this.failure = err;
+    this.settle();
+  }
+
+  /**
+   * Resolves once `n` calls of `until` wait for bytes that are not final: every worker of an
+   * upload with concurrency `n` has staged all it could and waits for the file.
+   */
+  waiting(n: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.caughtUp.push({ n, resolve });
+      this.settle();
+    });
+  }
+
+  private write(from: number, to: number) {
+    const fd = fs.openSync(this.partialPath, "r+");
+    try {
+      fs.writeSync(fd, this.content, from, to - from, from);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private garbageOf([start, end]: [number, number]): Buffer {
+    const all = fs.readFileSync(this.partialPath);
+    const junk = Buffer.from(all.subarray(start, end)).map((b) => b ^ 0xff);
+    return Buffer.concat([all.subarray(0, start), junk, all.subarray(end)]);
+  }
+
+  private final(start: number, end: number): boolean {
+    const hole = this.hole;
+    return end <= this.upTo && (hole === undefined || end <= hole[0] || start >= hole[1]);
+  }
+
+  private settle() {
+    this.waiters = this.waiters.filter((w) => {
+      if (this.failure) w.reject(this.failure);
+      else if (this.size !== undefined) w.resolve({ complete: this.size });
+      else if (this.final(w.start, w.end)) w.resolve({});
+      else return true;
+      return false;
+    });
+    this.caughtUp = this.caughtUp.filter((c) => {
+      if (this.waiters.length < c.n) return true;
+      c.resolve();
+      return false;
+    });
+  }
+}
+
+describe("uploadPackage of a file still being written", () => {
+  const KiB = 1024;
+  const BLOCK = 256 * KiB;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(azurite, () => "forward");
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => {
+    proxy.requests.length = 0;
+  });
+
+  /** A fresh blob name and a file of `size` bytes, written by the test in steps. */
+  function growing(size: number) {
+    const f = fixture(size, `growing ${blobCount}`);
+    return { ...f, growing: new SteppedFile(`${f.file}.partial`, f.content) };
+  }
+
+  /** The id of block `index` of `content`, as the uploader derives it. */
+  const idOf = (content: Buffer, index: number) =>
+    blockId(index, sha256(content.subarray(index * BLOCK, (index + 1) * BLOCK)));
+  const ids = (content: Buffer, count: number) =>
+    Array.from({ length: count }, (_, i) => idOf(content, i));
+  const idsAt = (content: Buffer, indexes: number[]) => indexes.map((i) => idOf(content, i));
+
+  /**
+   * The blob's uncommitted block ids staged so far, in index order ([] when it has none yet).
+   * Storage lists them in the order they arrived, which parallel workers do not fix.
+   */
+  async function staged(name: string): Promise<string[]> {
+    const index = (id: string) => Buffer.from(id, "base64").toString();
+    try {
+      return (await blockLists(name)).uncommitted.sort((a, b) => index(a).localeCompare(index(b)));
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return [];
+      throw err;
+    }
+  }
+
+  async function blobStatus(name: string): Promise<number> {
+    return azurite.service
+      .getContainerClient(CONTAINER)
+      .getBlobClient(name)
+      .getProperties()
+      .then(
+        () => 200,
+        (err: { statusCode?: number }) => err.statusCode ?? 0,
+      );
+  }
+
+  test("stages each block once it is final, the one across a hole once it is filled, and commits the whole file", async () => {
+    const size = 12 * BLOCK + 1000; // 13 blocks, the last one partial
+    const f = growing(size);
+    const sha = deferred<string>();
+    const progress: UploadProgress[] = [];
+    const lastSent = deferred<void>();
+    const upload = uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: sha.promise,
+      blockSize: BLOCK,
+      concurrency: 2,
+      onProgress: (p) => {
+        progress.push(p);
+        if (p.sent === size) lastSent.resolve();
+      },
+    });
+
+    await f.growing.waiting(2);
+    expect(f.growing.asked).toEqual([BLOCK, 2 * BLOCK]);
+    expect(await staged(f.name)).toEqual([]);
+
+    // A second entry's local header is reserved at 600,000 while its data is written after it:
+    // blocks 0 and 1 (up to 524,288) and 3 and 4 (786,432 to 1,310,720, after the header) are
+    // final; block 2 holds the header, and its worker waits while the other goes on.
+    f.growing.advance(1_400_000, [600_000, 600_030]);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(idsAt(f.content, [0, 1, 3, 4]));
+
+    // More data behind the open header: the blocks after it go up, block 2 still waits.
+    f.growing.advance(2_900_000, [600_000, 600_030]);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(idsAt(f.content, [0, 1, 3, 4, 5, 6, 7, 8, 9, 10]));
+
+    // The header is filled: block 2 goes up; blocks 0-10 (up to 2,883,584) are staged.
+    f.growing.advance(2_900_000);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(ids(f.content, 11));
+    expect(f.growing.asked).toEqual(Array.from({ length: 13 }, (_, i) => (i + 1) * BLOCK));
+
+    f.growing.complete();
+    await lastSent.promise;
+    // Every block is staged; the commit waits for the sha256.
+    expect(shape(proxy.requests)).toEqual(["GET blocklist", ...Array(13).fill("PUT block")]);
+    sha.resolve(f.sha);
+    expect(await upload).toEqual({ bytes: size, bytesSent: size, blocks: 13, blocksReused: 0 });
+
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      ...Array(13).fill("PUT block"),
+      "PUT blocklist",
+    ]);
+    expect(f.growing.asked).toEqual(Array.from({ length: 13 }, (_, i) => (i + 1) * BLOCK));
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+    const blob = azurite.service.getContainerClient(CONTAINER).getBlockBlobClient(f.name);
+    const props = await blob.getProperties();
+    expect(props.metadata).toEqual({ sha256: f.sha });
+    expect(props.contentType).toBe("application/zip");
+    const list = await blob.getBlockList("committed");
+    expect(list.committedBlocks?.map((b) => b.name)).toEqual(ids(f.content, 13));
+    expect(list.committedBlocks?.map((b) => b.size)).toEqual([...Array(12).fill(BLOCK), 1000]);
+
+    // The size is unknown (total 0) until the file is complete, then it is the final size.
+    expect(progress.map((p) => p.total)).toEqual([...Array(11).fill(0), size, size]);
+    expect(progress.slice(0, 11).map((p) => p.sent)).toEqual(
+      Array.from({ length: 11 }, (_, i) => (i + 1) * BLOCK),
+    );
+    expect(progress.at(-1)).toEqual({ sent: size, reused: 0, total: size });
+  });
+
+  test("a header hole at offset 0 holds back only the block that holds it", async () => {
+    const size = 3 * BLOCK + 10;
+    const f = growing(size);
+    const upload = uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: BLOCK,
+      concurrency: 2,
+    });
+    f.growing.advance(size, [0, 30]);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(idsAt(f.content, [1, 2]));
+    f.growing.advance(size);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(ids(f.content, 3));
+    f.growing.complete();
+    expect(await upload).toEqual({ bytes: size, bytesSent: size, blocks: 4, blocksReused: 0 });
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+  });
+
+  test("a file that ends on a block boundary: no empty block after it", async () => {
+    const size = 4 * BLOCK;
+    const f = growing(size);
+    const progress: UploadProgress[] = [];
+    const upload = uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: BLOCK,
+      concurrency: 2,
+      onProgress: (p) => progress.push(p),
+    });
+    // All bytes final, the size not yet known: the workers wait on blocks 4 and 5.
+    f.growing.advance(size);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(ids(f.content, 4));
+    expect(f.growing.asked).toEqual(Array.from({ length: 6 }, (_, i) => (i + 1) * BLOCK));
+    f.growing.complete();
+    expect(await upload).toEqual({ bytes: size, bytesSent: size, blocks: 4, blocksReused: 0 });
+    expect(shape(proxy.requests)).toEqual([
+      "GET blocklist",
+      ...Array(4).fill("PUT block"),
+      "PUT blocklist",
+    ]);
+    const list = await azurite.service
+      .getContainerClient(CONTAINER)
+      .getBlockBlobClient(f.name)
+      .getBlockList("committed");
+    expect(list.committedBlocks?.map((b) => b.name)).toEqual(ids(f.content, 4));
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+    expect(progress.map((p) => p.total)).toEqual([0, 0, 0, 0]);
+  });
+
+  test("a file smaller than one block: one block", async () => {
+    const f = growing(1000);
+    const progress: UploadProgress[] = [];
+    const upload = uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: f.sha,
+      blockSize: BLOCK,
+      concurrency: 2,
+      onProgress: (p) => progress.push(p),
+    });
+    await f.growing.waiting(2);
+    f.growing.complete();
+    expect(await upload).toEqual({ bytes: 1000, bytesSent: 1000, blocks: 1, blocksReused: 0 });
+    expect(f.growing.asked).toEqual([BLOCK, 2 * BLOCK]);
+    expect(shape(proxy.requests)).toEqual(["GET blocklist", "PUT block", "PUT blocklist"]);
+    expect((await committed(f.name)).equals(f.content)).toBe(true);
+    expect(progress).toEqual([{ sent: 1000, reused: 0, total: 1000 }]);
+  });
+
+  test("a build that fails once the file is written: no commit, no blob", async () => {
+    const size = 2 * BLOCK + 5;
+    const f = growing(size);
+    const sha = deferred<string>();
+    const lastSent = deferred<void>();
+    const upload = uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: sha.promise,
+      blockSize: BLOCK,
+      concurrency: 2,
+      onProgress: (p) => p.sent === size && lastSent.resolve(),
+    });
+    f.growing.complete();
+    await lastSent.promise;
+    const failure = new Error("the zip build failed: ENOSPC");
+    sha.reject(failure);
+    await expect(upload).rejects.toBe(failure);
+    expect(shape(proxy.requests)).toEqual(["GET blocklist", ...Array(3).fill("PUT block")]);
+    expect(await blobStatus(f.name)).toBe(404);
+    expect(await staged(f.name)).toEqual(ids(f.content, 3));
+  });
+
+  test("a build that fails while the file is written: the upload rejects with its error", async () => {
+    const size = 6 * BLOCK;
+    const f = growing(size);
+    const failure = new Error("the zip build failed: EIO");
+    // As lib/publish passes it: the build's sha256, which fails with the build.
+    const sha = deferred<string>();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const upload = uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      sha256: sha.promise,
+      blockSize: BLOCK,
+      concurrency: 2,
+    });
+    f.growing.advance(2 * BLOCK + 100);
+    await f.growing.waiting(2);
+    expect(await staged(f.name)).toEqual(ids(f.content, 2));
+    f.growing.fail(failure);
+    sha.reject(failure);
+    await expect(upload).rejects.toBe(failure);
+    expect(shape(proxy.requests)).toEqual(["GET blocklist", "PUT block", "PUT block"]);
+    expect(await blobStatus(f.name)).toBe(404);
+    // The sha256 the upload never reached is not left as an unhandled rejection (Node 15+
+    // ends the process on one).
+    process.off("unhandledRejection", onUnhandled);
+    expect(unhandled).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,6 +8,7 @@ import { InputError } from "../../../lib/core/errors";
 import { spawnSync } from "node:child_process";
 import {
   buildPackage,
+  GrowingZip,
   packageEntryTime,
   packageFileName,
   PackageChangedError,
@@ -529,5 +530,174 @@ describe("zipDigest", () => {
   test("a missing zip is an error naming it", async () => {
     const missing = path.join(tmp, "nope", "ffmpeg-1.0.0.zip");
     await expect(zipDigest(missing)).rejects.toThrow(`${missing} is not a file`);
+  });
+});
+
+describe("follow: the zip as it is written", () => {
+  /** FILES plus 3.5 MiB of incompressible bytes: the zip is written in several batches. */
+  function bigFixture(): string {
+    const dir = fixture("app", FILES, new Date(0));
+    // AES-CTR keystream of zeros: deterministic and incompressible.
+    const bytes = createCipheriv("aes-128-ctr", Buffer.alloc(16), Buffer.alloc(16)).update(
+      Buffer.alloc(3.5 * (1 << 20)),
+    );
+    fs.writeFileSync(path.join(dir, "bin", "big.dat"), bytes);
+    return dir;
+  }
+
+  test("follow gets the partial file once; until resolves when a range is final, then with the size", async () => {
+    const dir = bigFixture();
+    const out = path.join(tmp, "out");
+    const ends = [0, 1, 100, 1000, 100_000, 1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20];
+    const followed: GrowingZip[] = [];
+    let fd = -1;
+    /** Each `until` as it resolved, with the bytes before its end read there and then. */
+    const resolved: { end: number; result: { complete?: number }; bytes: Buffer }[] = [];
+    const waits: Promise<void>[] = [];
+    const info = await buildPackage({
+      ...opts(dir, out),
+      follow: (zip) => {
+        followed.push(zip);
+        fd = fs.openSync(zip.partialPath, "r");
+        for (const end of [...ends, Number.MAX_SAFE_INTEGER]) {
+          waits.push(
+            zip.until(end).then((result) => {
+              const bytes = Buffer.alloc(Math.min(end, result.complete ?? end));
+              fs.readSync(fd, bytes, 0, bytes.length, 0);
+              resolved.push({ end, result, bytes });
+            }),
+          );
+        }
+      },
+    });
+    await Promise.all(waits);
+    const final = fs.readFileSync(info.path);
+    expect(info.bytes).toBeGreaterThan(3.5 * (1 << 20));
+    expect(info.bytes).toBeLessThan(4 << 20);
+
+    expect(followed).toHaveLength(1);
+    const [zip] = followed;
+    expect(zip.path).toBe(info.path);
+    expect(path.dirname(zip.partialPath)).toBe(out);
+    expect(PARTIAL_RE.exec(path.basename(zip.partialPath))?.[1]).toBe(String(process.pid));
+    expect(fs.existsSync(zip.partialPath)).toBe(false); // renamed to the final path
+
+    // Resolved in order of their ends; each end within the zip as soon as it was final (the last
+    // write reports the whole file before the build completes), the others with the zip's size.
+    expect(resolved.map((r) => [r.end, r.result])).toEqual([
+      ...ends.map((end) => [end, end <= info.bytes ? {} : { complete: info.bytes }]),
+      [Number.MAX_SAFE_INTEGER, { complete: info.bytes }],
+    ]);
+    // What was read at each resolution is the final zip's start (the hole of a header being
+    // written is never before an end that resolved).
+    for (const r of resolved) {
+      expect([r.end, r.bytes.equals(final.subarray(0, r.bytes.length))]).toEqual([r.end, true]);
+    }
+    // The descriptor opened in `follow` reads the complete zip (the rename keeps it valid).
+    const whole = Buffer.alloc(info.bytes + 1);
+    expect(fs.readSync(fd, whole, 0, whole.length, 0)).toBe(info.bytes);
+    expect(whole.subarray(0, info.bytes).equals(final)).toBe(true);
+    expect(fs.fstatSync(fd).ino).toBe(fs.statSync(info.path).ino);
+    fs.closeSync(fd);
+    // Asked after completion: the size at once.
+    expect(await zip.until(1)).toEqual({ complete: info.bytes });
+    expect(info.sha256).toBe(sha256(info.path));
+  });
+
+  test("not followed when the zip is reused, nor when a zip of that version is already there", async () => {
+    const dir = fixture("app", FILES, new Date(0));
+    const out = path.join(tmp, "out");
+    const follow = jest.fn();
+    const first = await buildPackage({ ...opts(dir, out), follow });
+    expect(follow).toHaveBeenCalledTimes(1);
+    follow.mockClear();
+
+    // Reused: nothing written.
+    expect(await buildPackage({ ...opts(dir, out), follow })).toEqual(first);
+    // Other content, replaced: the new zip is written, but not followed (it replaces another).
+    fs.writeFileSync(path.join(dir, "README.md"), "# other\n");
+    const replaced = await buildPackage({ ...opts(dir, out), follow });
+    expect(replaced.replaced).toEqual({ sha256: first.sha256, bytes: first.bytes });
+    // Other content again, refused.
+    fs.writeFileSync(path.join(dir, "README.md"), "# third\n");
+    const err = await buildPackage({ ...opts(dir, out), ifChanged: "refuse", follow }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PackageChangedError);
+    // Same content but no reuse: rebuilt over the same zip, not followed either.
+    fs.writeFileSync(path.join(dir, "README.md"), "# other\n");
+    const rebuilt = await buildPackage({ ...opts(dir, out), reuse: false, follow });
+    expect(rebuilt.sha256).toBe(replaced.sha256);
+    expect(follow).not.toHaveBeenCalled();
+  });
+
+  test("a build failing after follow rejects pending and later until calls with its error", async () => {
+    const dir = fixture("app", FILES, new Date(0));
+    const out = path.join(tmp, "out");
+    let zip: GrowingZip | undefined;
+    let pending: Promise<unknown> | undefined;
+    let shrunk = false;
+    let followedBeforeRead = false;
+    const err = await buildPackage({
+      ...opts(dir, out),
+      // These few compressible files would be followed only at the end (see the zip bomb test).
+      limits: { maxCompressionRatio: 1_000_000 },
+      follow: (z) => {
+        zip = z;
+        pending = z.until(Number.MAX_SAFE_INTEGER).catch((e: unknown) => e);
+      },
+      // Shrink the last file, measured by the scan, once the zip is followed (after its first
+      // entry: the zip is then long enough not to be taken for a zip bomb).
+      onProgress: () => {
+        if (shrunk || zip === undefined) return;
+        shrunk = true;
+        followedBeforeRead = true;
+        fs.writeFileSync(path.join(dir, "share/doc/notes.txt"), "");
+      },
+    }).catch((e: unknown) => e);
+    expect(followedBeforeRead).toBe(true);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe(
+      `could not zip ${dir}: file data stream has unexpected number of bytes: "share/doc/notes.txt" was 6 bytes when listed, only 0 read (it changed while being zipped)`,
+    );
+    expect(await pending).toBe(err);
+    await expect((zip as GrowingZip).until(1)).rejects.toBe(err);
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  test("bytes after an open local header are final before its entry is complete", async () => {
+    // One 3.5 MiB entry after a few small ones: its header is reserved until it is complete, and
+    // a range past that header is final as soon as it is written.
+    const dir = bigFixture();
+    const out = path.join(tmp, "out");
+    let done = false;
+    let early: Promise<{ complete?: number }> | undefined;
+    const info = await buildPackage({
+      ...opts(dir, out),
+      follow: (zip) => {
+        early = zip.until(2 << 20, 1 << 20);
+      },
+    }).then((i) => {
+      done = true;
+      return i;
+    });
+    expect(done).toBe(true);
+    // Resolved without the size: before the zip was complete.
+    expect(await early).toEqual({});
+    expect(info.bytes).toBeGreaterThan(3 << 20);
+  });
+
+  test("a zip that could still expand more than maxCompressionRatio times is not followed", async () => {
+    // 4 MiB of zeros deflate to about 4 KB: publish would refuse the zip (zipInspect), so it is
+    // never handed over while it is written; the caller publishes the finished zip, or not.
+    const zeros = { path: "zeros.bin", content: "\0".repeat(4 << 20), mode: 0o644 };
+    const dir = fixture("app", [FILES[0], zeros], new Date(0));
+    const calls: string[] = [];
+    const info = await buildPackage({
+      ...opts(dir, path.join(tmp, "out")),
+      follow: (zip) => calls.push(zip.partialPath),
+    });
+    expect(info.bytes * 100).toBeLessThan(4 << 20);
+    expect(calls).toEqual([]);
   });
 });

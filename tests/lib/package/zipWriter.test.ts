@@ -16,6 +16,7 @@ import {
   crc32Js,
   defaultConcurrency,
 } from "../../../lib/package/zipWriter";
+import { pseudoRandom } from "../../support/pseudoRandom";
 
 let tmp: string;
 beforeEach(() => {
@@ -25,19 +26,6 @@ afterEach(() => {
   jest.restoreAllMocks();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-/** A deterministic pseudo-random byte stream (xorshift32), so failures reproduce. */
-function pseudoRandom(size: number, seed = 1): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** The longest text made so far: a shorter one is its start (the words do not depend on size). */
 let text = Buffer.alloc(0);
@@ -432,4 +420,83 @@ test("options and names are checked", async () => {
     await expect(add(w)).rejects.toThrow(message);
     await w.abort();
   }
+});
+
+describe("onWritten: what of the file is final while it is written", () => {
+  /** Each deflated entry's local header range [offset, offset + 30 + name length), from the zip. */
+  async function deflatedHeaders(zipPath: string): Promise<[number, number][]> {
+    const zip = await yauzl.openPromise(zipPath);
+    const out: [number, number][] = [];
+    for await (const e of zip.eachEntry()) {
+      if (e.compressionMethod !== 8) continue;
+      const at = e.relativeOffsetOfLocalHeader;
+      out.push([at, at + 30 + Buffer.byteLength(e.fileName)]);
+    }
+    return out;
+  }
+
+  test("bytes reported final never change, the hole is the header being deflated, the last call is the whole file", async () => {
+    const specs: Spec[] = [
+      { name: "d/" },
+      { name: "d/empty", data: Buffer.alloc(0) },
+      { name: "d/small", data: Buffer.from("small\n") },
+      // Incompressible, in 32 KiB pieces: about 3 MiB of output, written in 1 MiB batches while
+      // the entry's header is still a hole.
+      { name: "d/big", data: pseudoRandom(3 * MiB + 123, 5) },
+      { name: "e/" },
+      { name: "e/text", data: textLike(700 * 1024) },
+      { name: "e/empty2", data: Buffer.alloc(0) },
+    ];
+    const zipPath = path.join(tmp, "follow.zip");
+    // What the file held at each call (read there and then), with what the call said was final.
+    const seen: { upTo: number; hole?: [number, number]; now: Buffer }[] = [];
+    const { result } = await writeZip("follow.zip", specs, {
+      chunkSize: 32 * 1024,
+      onWritten: (w) => seen.push({ ...w, now: fs.readFileSync(zipPath) }),
+    });
+    await verify(zipPath, result, specs);
+    const final = fs.readFileSync(zipPath);
+
+    for (const [i, { upTo, hole, now }] of seen.entries()) {
+      expect(now.length).toBeGreaterThanOrEqual(upTo);
+      if (i > 0) expect(upTo).toBeGreaterThanOrEqual(seen[i - 1].upTo);
+      // Every byte before upTo but the hole is the final file's byte, as read at the call.
+      const ranges: [number, number][] = hole
+        ? [
+            [0, hole[0]],
+            [hole[1], upTo],
+          ]
+        : [[0, upTo]];
+      if (hole) expect(hole[1]).toBeLessThanOrEqual(upTo);
+      for (const [start, end] of ranges) {
+        expect([
+          i,
+          start,
+          end,
+          now.subarray(start, end).equals(final.subarray(start, end)),
+        ]).toEqual([i, start, end, true]);
+      }
+    }
+    const last = seen[seen.length - 1];
+    expect([last.upTo, last.hole, last.now.equals(final)]).toEqual([result.bytes, undefined, true]);
+
+    // The holes, in order, are exactly the headers of the deflated entries (never a stored one's),
+    // each closed (a call without a hole) before the next opens.
+    const headers = await deflatedHeaders(zipPath);
+    expect(headers).toHaveLength(3); // d/small, d/big, e/text
+    const holes: [number, number][] = [];
+    for (const [i, { hole }] of seen.entries()) {
+      if (!hole) continue;
+      const previous = holes[holes.length - 1];
+      if (previous?.[0] !== hole[0]) {
+        if (i > 0) expect(seen[i - 1].hole).toBeUndefined();
+        holes.push(hole);
+      } else {
+        expect(hole).toEqual(previous);
+      }
+    }
+    expect(holes).toEqual(headers);
+    // The big entry's batches were reported while its header was still reserved.
+    expect(seen.filter((s) => s.hole?.[0] === headers[1][0]).length).toBeGreaterThanOrEqual(3);
+  });
 });

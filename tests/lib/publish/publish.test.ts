@@ -4,6 +4,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yazl from "yazl";
 import { staticTokenCredential } from "../../../lib/azure/credentials";
+import { InputError } from "../../../lib/core/errors";
+import { buildPackage, type GrowingZip } from "../../../lib/package/zip";
 import {
   immutableVersionMessage,
   pendingWithoutUrlMessage,
@@ -13,6 +15,7 @@ import {
   type PackageFile,
   type PublishEvent,
   type PublishOptions,
+  type StreamingPackage,
 } from "../../../lib/publish/publish";
 import {
   fakeEntraToken,
@@ -20,6 +23,7 @@ import {
   startFaultProxy,
   type Azurite,
   type FaultProxy,
+  type ProxiedRequest,
 } from "../../../standins/azurite";
 import { batchApplications, type BatchApplications } from "../../../lib/azure/armBatchApps";
 import { startBatchStandIn } from "../../../standins/batchStandIn";
@@ -42,10 +46,15 @@ let dir: string;
 const token = fakeEntraToken();
 const credential = staticTokenCredential(token);
 let arm: ArmBatchStandIn | undefined;
+/** Told of each storage request as the proxy receives it (before Azurite answers). */
+let onStorageRequest: ((req: ProxiedRequest) => void) | undefined;
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  proxy = await startFaultProxy(azurite, () => "forward");
+  proxy = await startFaultProxy(azurite, (req) => {
+    onStorageRequest?.(req);
+    return "forward";
+  });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-publish-"));
 });
 afterAll(async () => {
@@ -78,14 +87,20 @@ async function standIn(extra: Partial<ArmBatchStandInOptions> = {}): Promise<Arm
   return arm;
 }
 
-/** A real zip (one stored file of `size` pseudo-random bytes), as buildPackage would describe it. */
-async function zip(name: string, size: number, seed = name): Promise<PackageFile> {
+/** `size` pseudo-random (incompressible) bytes, the same for the same seed. */
+function pseudoRandom(size: number, seed: string): Buffer {
   const content = Buffer.alloc(size);
   let block = createHash("sha256").update(seed).digest();
   for (let i = 0; i < size; i += 32) {
     block.copy(content, i, 0, Math.min(32, size - i));
     block = createHash("sha256").update(block).digest();
   }
+  return content;
+}
+
+/** A real zip (one stored file of `size` pseudo-random bytes), as buildPackage would describe it. */
+async function zip(name: string, size: number, seed = name): Promise<PackageFile> {
+  const content = pseudoRandom(size, seed);
   const file = path.join(dir, `${name}.zip`);
   const z = new yazl.ZipFile();
   z.addBuffer(content, "bin/tool", {
@@ -105,7 +120,11 @@ async function zip(name: string, size: number, seed = name): Promise<PackageFile
   };
 }
 
-function options(a: ArmBatchStandIn, pkg: PackageFile, extra: Partial<PublishOptions> = {}) {
+function options(
+  a: ArmBatchStandIn,
+  pkg: PublishOptions["package"],
+  extra: Partial<PublishOptions> = {},
+) {
   const events: PublishEvent[] = [];
   const opts: PublishOptions = {
     target: {
@@ -937,6 +956,473 @@ describe("publishPackage", () => {
         "the signed-in identity needs Storage Blob Data Contributor on storage account 127",
       );
     });
+  });
+});
+
+describe("publishPackage with a package still being built", () => {
+  const BLOCK = 256 * 1024;
+  const streamingUpload = {
+    blockSize: BLOCK,
+    concurrency: 4,
+    retry: { maxTries: 2, retryDelayInMs: 10 },
+  };
+  /** Builds still held when a test ends (it failed): let go, so nothing is left waiting. */
+  const holds: (() => void)[] = [];
+  afterEach(() => {
+    holds.splice(0).forEach((release) => release());
+    jest.restoreAllMocks();
+    onStorageRequest = undefined;
+  });
+
+  /**
+   * A package folder of two incompressible files, a.bin then b.bin (the zip's entry order): a.bin's
+   * 2 MiB entry is final before b.bin is read, that is 8 blocks of 256 KiB, and not a 9th.
+   */
+  function packageFolder(name: string, seed = name): string {
+    const folder = path.join(dir, name, "folder");
+    fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(path.join(folder, "a.bin"), pseudoRandom(2 * MiB, `${seed}-a`));
+    fs.writeFileSync(path.join(folder, "b.bin"), pseudoRandom(2 * MiB, `${seed}-b`));
+    return folder;
+  }
+
+  /** Holds the build at its open of `file` (before reading it) until `release` is called. */
+  function holdRead(file: string) {
+    const real = fs.promises.open;
+    const target = fs.realpathSync(file);
+    let reached!: () => void;
+    const held = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    holds.push(() => release());
+    jest.spyOn(fs.promises, "open").mockImplementation((async (
+      p: fs.PathLike,
+      ...rest: unknown[]
+    ) => {
+      if (p === target) {
+        reached();
+        await released;
+      }
+      return real(p, ...(rest as [never]));
+    }) as never);
+    return { held, release };
+  }
+
+  /** Resolves once the storage proxy has received `n` requests matching `match`. */
+  function storageRequests(n: number, match: (r: ProxiedRequest) => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      onStorageRequest = () => {
+        if (proxy.requests.filter(match).length >= n) resolve();
+      };
+    });
+  }
+
+  /**
+   * buildPackage handing over its zip as it is written, as `hpc-batch publish --folder` does.
+   * `atBuilt` runs when the build is complete, before anyone awaiting `built` is told.
+   */
+  function streamingBuild(folder: string, outDir: string, atBuilt: () => void = () => undefined) {
+    let followed!: (zip: GrowingZip) => void;
+    const writing = new Promise<GrowingZip>((resolve) => (followed = resolve));
+    const built: Promise<PackageFile> = buildPackage({
+      folder,
+      outDir,
+      applicationId: "ffmpeg",
+      version: "1.0.0",
+      follow: (z) => followed(z),
+    }).then((info) => {
+      atBuilt();
+      return { path: info.path, sha256: info.sha256, bytes: info.bytes };
+    });
+    built.catch(() => undefined); // awaited through the package
+    const pkg: Promise<StreamingPackage> = Promise.race([
+      writing.then((growing) => ({ path: growing.path, growing, built })),
+      built.then(() => {
+        throw new Error("buildPackage never called follow");
+      }),
+    ]);
+    return { pkg, built };
+  }
+
+  /**
+   * The ARM client publishPackage would make, logging each call by name as it is made (the
+   * test adds its own events to `log`), and telling when step 1's two reads are answered.
+   */
+  function loggedClient(opts: PublishOptions, log: string[]) {
+    const client = batchApplications(opts.target);
+    let done!: () => void;
+    const readsAnswered = new Promise<void>((resolve) => (done = resolve));
+    let answered = 0;
+    const logged = Object.fromEntries(
+      Object.entries(client).map(([name, method]) => [
+        name,
+        typeof method !== "function"
+          ? method
+          : (...args: unknown[]) => {
+              log.push(name);
+              const answer = (method as (...a: unknown[]) => unknown)(...args);
+              if (name === "getApplication" || name === "getVersion") {
+                const count = () => ++answered === 2 && done();
+                (answer as Promise<unknown>).then(count, count);
+              }
+              return answer;
+            },
+      ]),
+    ) as unknown as BatchApplications;
+    return { client: logged, readsAnswered };
+  }
+
+  const pendingRecords = (outDir: string) =>
+    fs
+      .readdirSync(path.join(outDir, ".pending"))
+      .map((f) => JSON.parse(fs.readFileSync(path.join(outDir, ".pending", f), "utf8")));
+
+  test("a promise of a zip: the reads go out before it resolves, nothing is written until then, the result is the same", async () => {
+    const pkg = await zip("later", 3 * MiB + 100);
+    // The same publish with the zip given at once, on its own account.
+    const direct = options(await standIn(), pkg, { setDefault: true });
+    const expected = await publishPackage(direct.opts);
+    const expectedCalls = armCalls(arm!);
+    expect(arm!.violations).toEqual([]);
+    await arm!.close();
+    arm = undefined;
+    proxy.requests.length = 0;
+
+    const a = await standIn();
+    let resolvePackage!: (p: PackageFile) => void;
+    const later = new Promise<PackageFile>((resolve) => (resolvePackage = resolve));
+    const { opts, events } = options(a, later, { setDefault: true });
+    const log: string[] = [];
+    const { client, readsAnswered } = loggedClient(opts, log);
+    const publishing = publishPackage({ ...opts, client });
+    await readsAnswered;
+    // Whatever publishPackage does without waiting for I/O, it has done once this turn is over.
+    await new Promise((resolve) => setImmediate(resolve));
+    // What Azure has seen when the zip arrives: the two reads, no write.
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+    ]);
+    expect(proxy.requests).toEqual([]);
+    log.push("(the zip arrives)");
+    resolvePackage(pkg);
+    expect(await publishing).toEqual(expected);
+    expect(log).toEqual([
+      "getApplication",
+      "getVersion",
+      "(the zip arrives)",
+      "createApplication",
+      "createVersion",
+      "activateVersion",
+      "updateApplication",
+    ]);
+    expect(armCalls(a)).toEqual(expectedCalls);
+    expect(expectedCalls).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+      "PUT /applications/ffmpeg",
+      "PUT /applications/ffmpeg/versions/1.0.0",
+      "POST /applications/ffmpeg/versions/1.0.0/activate",
+      "PATCH /applications/ffmpeg",
+    ]);
+    const timing = /sent in .* s \(.*\/s\)/;
+    expect(steps(events).map((m) => m.replace(timing, "sent in T"))).toEqual(
+      steps(direct.events).map((m) => m.replace(timing, "sent in T")),
+    );
+  });
+
+  test("a promise of a zip that rejects: publishPackage rejects with that very error, after the reads alone", async () => {
+    const a = await standIn();
+    const bad = buildPackage({
+      folder: path.join(dir, "no-such-folder"),
+      outDir: path.join(dir, "no-such-out"),
+      applicationId: "ffmpeg",
+      version: "1.0.0",
+    });
+    const buildError = await bad.catch((e: unknown) => e);
+    expect(buildError).toBeInstanceOf(InputError);
+    const { opts, events } = options(a, bad);
+    const log: string[] = [];
+    const { client, readsAnswered } = loggedClient(opts, log);
+    const err = await publishPackage({ ...opts, client }).catch((e: unknown) => e);
+    expect(err).toBe(buildError);
+    expect(log).toEqual(["getApplication", "getVersion"]);
+    // The reads were already sent; they are answered, and nothing follows them.
+    await readsAnswered;
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+    ]);
+    expect(a.applications.size).toBe(0);
+    expect(proxy.requests).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  test("a zip being written for a new version: created first, uploaded as it grows, committed once built, activated", async () => {
+    const a = await standIn();
+    const folder = packageFolder("stream-new");
+    const outDir = path.join(dir, "stream-new", "out");
+    const hold = holdRead(path.join(folder, "b.bin"));
+    let atBuilt: { arm: string[]; storage: string[] } | undefined;
+    const { pkg, built } = streamingBuild(folder, outDir, () => {
+      atBuilt = { arm: armCalls(a), storage: storageCalls() };
+    });
+    const aBlocksStaged = storageRequests(8, (r) => r.method === "PUT" && r.comp === "block");
+    const { opts, events } = options(a, pkg, { upload: streamingUpload });
+    const publishing = publishPackage(opts);
+    // The build is held before it reads b.bin, so a.bin's entry is all the zip has that is final.
+    await hold.held;
+    await aBlocksStaged;
+    expect(atBuilt).toBeUndefined();
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+      "PUT /applications/ffmpeg",
+      "PUT /applications/ffmpeg/versions/1.0.0",
+    ]);
+    expect(storageCalls()).toEqual(["GET blocklist", ...Array(8).fill("PUT block")]);
+    expect(steps(events)).toEqual([
+      "application ffmpeg: created (locked: allowUpdates false)",
+      "version 1.0.0: created (Pending)",
+      "upload: sending the zip while it is built",
+    ]);
+    // Its size is not known yet: no progress bar.
+    expect(events.filter((e) => e.kind !== "step")).toEqual([]);
+    // The record to resume from is kept from the PUT on, without a digest (none is known yet).
+    expect(pendingRecords(outDir)).toEqual([{ storageUrl: expect.not.stringContaining("?") }]);
+
+    hold.release();
+    const result = await publishing;
+    const zipFile = await built;
+    // Nothing is committed before the zip's digest is known.
+    expect(atBuilt!.arm).toEqual(armCalls(a).slice(0, 4));
+    expect(atBuilt!.storage).not.toContain("PUT blocklist");
+    expect(zipFile).toEqual({
+      path: path.join(outDir, "ffmpeg-1.0.0.zip"),
+      sha256: createHash("sha256").update(fs.readFileSync(zipFile.path)).digest("hex"),
+      bytes: fs.statSync(zipFile.path).size,
+    });
+    expect(result).toEqual({
+      applicationId: "ffmpeg",
+      version: "1.0.0",
+      state: "Active",
+      outcome: "published",
+      sha256: zipFile.sha256,
+      bytes: zipFile.bytes,
+      bytesUploaded: zipFile.bytes,
+      activated: true,
+      defaultVersion: undefined,
+      previousDefaultVersion: undefined,
+      deletedVersions: [],
+      retention: undefined,
+      applicationResourceId: APP_ID,
+      packageReference: { id: APP_ID, version: "1.0.0" },
+    });
+    const blocks = Math.ceil(zipFile.bytes / BLOCK);
+    expect(blocks).toBe(17);
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+      "PUT /applications/ffmpeg",
+      "PUT /applications/ffmpeg/versions/1.0.0",
+      "POST /applications/ffmpeg/versions/1.0.0/activate",
+    ]);
+    expect(storageCalls()).toEqual([
+      "GET blocklist",
+      ...Array(blocks).fill("PUT block"),
+      "PUT blocklist",
+    ]);
+    const { state, blob } = await blobOf(a, "1.0.0");
+    expect(state).toBe("Active");
+    expect((await blob.downloadToBuffer()).equals(fs.readFileSync(zipFile.path))).toBe(true);
+    expect((await blob.getProperties()).metadata).toEqual({ sha256: zipFile.sha256 });
+    expect(steps(events)).toEqual([
+      "application ffmpeg: created (locked: allowUpdates false)",
+      "version 1.0.0: created (Pending)",
+      "upload: sending the zip while it is built",
+      expect.stringMatching(
+        new RegExp(
+          `^upload: 4\\.2 MB sent in \\d+\\.\\d s \\(\\d+\\.\\d MB/s\\), ${blocks} blocks, 0 reused$`,
+        ),
+      ),
+      "activate: version 1.0.0 is Active",
+    ]);
+    // The bar starts once the size is known, and ends at the zip's size.
+    const bar = events.filter((e) => e.kind !== "step");
+    expect(bar.filter((e) => e.kind === "upload-start")).toEqual([
+      { kind: "upload-start", total: zipFile.bytes },
+    ]);
+    expect(bar.at(-1)).toEqual({
+      kind: "upload-done",
+      bytes: zipFile.bytes,
+      bytesSent: zipFile.bytes,
+      total: zipFile.bytes,
+      blocks,
+      blocksReused: 0,
+      ms: expect.any(Number),
+    });
+    expect(pendingRecords(outDir)).toEqual([]);
+  });
+
+  test("a zip being written for a version already active with the same content: waits for the build, uploads nothing", async () => {
+    const a = await standIn();
+    const folder = packageFolder("stream-same");
+    const first = await buildPackage({
+      folder,
+      outDir: path.join(dir, "stream-same", "out-1"),
+      applicationId: "ffmpeg",
+      version: "1.0.0",
+    });
+    await publishPackage(options(a, first).opts);
+    a.requests.length = 0;
+    proxy.requests.length = 0;
+
+    let atBuilt: { arm: string[]; storage: string[] } | undefined;
+    const { pkg, built } = streamingBuild(folder, path.join(dir, "stream-same", "out-2"), () => {
+      atBuilt = { arm: armCalls(a), storage: storageCalls() };
+    });
+    const { opts, events } = options(a, pkg, { upload: streamingUpload });
+    const result = await publishPackage(opts);
+    const zipFile = await built;
+    expect(zipFile.sha256).toBe(first.sha256);
+    expect(atBuilt).toEqual({
+      arm: ["GET /applications/ffmpeg", "GET /applications/ffmpeg/versions/1.0.0"],
+      storage: [],
+    });
+    expect(result).toMatchObject({
+      outcome: "unchanged",
+      sha256: zipFile.sha256,
+      bytes: zipFile.bytes,
+      bytesUploaded: 0,
+      activated: false,
+    });
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+    ]);
+    expect(storageCalls()).toEqual(["HEAD "]);
+    expect(steps(events)).toEqual([
+      "application ffmpeg: exists (locked)",
+      `version 1.0.0: already active with sha256 ${zipFile.sha256.slice(0, 12)}; nothing to upload`,
+    ]);
+  });
+
+  test("a zip being written for a version already active with other content: refused as immutable", async () => {
+    const a = await standIn();
+    const first = await zip("stream-other-first", 5000);
+    await publishPackage(options(a, first).opts);
+    a.requests.length = 0;
+    proxy.requests.length = 0;
+
+    const { pkg, built } = streamingBuild(
+      packageFolder("stream-other"),
+      path.join(dir, "stream-other", "out"),
+    );
+    const { opts } = options(a, pkg, { upload: streamingUpload });
+    const err = await publishPackage(opts).catch((e: Error) => e);
+    const zipFile = await built;
+    expect((err as Error).name).toBe("PublishRefusedError");
+    expect((err as Error).message).toBe(
+      `application ffmpeg version 1.0.0 is already active with different content ` +
+        `(active sha256 ${first.sha256.slice(0, 12)}, this zip ${zipFile.sha256.slice(0, 12)}): ` +
+        "published versions are immutable; bump the version (for example to 1.0.1) and publish again",
+    );
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+    ]);
+    expect(storageCalls()).toEqual(["HEAD "]);
+    const { blob } = await blobOf(a, "1.0.0");
+    expect((await blob.downloadToBuffer()).equals(fs.readFileSync(first.path))).toBe(true);
+  });
+
+  test("a build that fails while its zip is sent: the build's error, the version Pending, no blob; the next run resumes it", async () => {
+    const a = await standIn();
+    const folder = packageFolder("stream-fail");
+    const outDir = path.join(dir, "stream-fail", "out");
+    const hold = holdRead(path.join(folder, "b.bin"));
+    const { pkg, built } = streamingBuild(folder, outDir);
+    const aBlocksStaged = storageRequests(8, (r) => r.method === "PUT" && r.comp === "block");
+    const { opts, events } = options(a, pkg, { upload: streamingUpload });
+    const publishing = publishPackage(opts).catch((e: unknown) => e);
+    await hold.held;
+    await aBlocksStaged;
+    // b.bin grows after the scan listed it: the writer refuses it.
+    fs.appendFileSync(path.join(folder, "b.bin"), "x");
+    hold.release();
+    const err = (await publishing) as Error & { step?: string };
+    const buildError = (await built.catch((e: unknown) => e)) as Error;
+    expect(buildError.message).toBe(
+      `could not zip ${folder}: file data stream has unexpected number of bytes: "b.bin" was ` +
+        `${2 * MiB} bytes when listed, now longer (it changed while being zipped)`,
+    );
+    expect(err.name).toBe("PublishStepError");
+    expect(err.step).toBe("upload");
+    expect(err.message).toBe(
+      `upload failed for application ffmpeg version 1.0.0: ${buildError.message}. The version ` +
+        "is Pending: run again to resume (blocks already sent are not sent again)",
+    );
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+      "PUT /applications/ffmpeg",
+      "PUT /applications/ffmpeg/versions/1.0.0",
+    ]);
+    expect(storageCalls()).toEqual(["GET blocklist", ...Array(8).fill("PUT block")]);
+    expect(steps(events)).toEqual([
+      "application ffmpeg: created (locked: allowUpdates false)",
+      "version 1.0.0: created (Pending)",
+      "upload: sending the zip while it is built",
+    ]);
+    const { state, blob } = await blobOf(a, "1.0.0");
+    expect(state).toBe("Pending");
+    expect(await blob.exists()).toBe(false);
+    expect(fs.readdirSync(outDir).filter((f) => !f.startsWith(".pending"))).toEqual([]);
+
+    // The next run, with the zip built whole: no second PUT (the locked application would
+    // refuse it, and the stand-in would record a violation); a.bin's 8 blocks are reused.
+    const rebuilt = await buildPackage({
+      folder,
+      outDir,
+      applicationId: "ffmpeg",
+      version: "1.0.0",
+    });
+    a.requests.length = 0;
+    proxy.requests.length = 0;
+    const next = options(a, rebuilt, { upload: streamingUpload });
+    const result = await publishPackage(next.opts);
+    expect(result).toMatchObject({
+      outcome: "published",
+      sha256: rebuilt.sha256,
+      bytes: rebuilt.bytes,
+      bytesUploaded: rebuilt.bytes - 8 * BLOCK,
+      activated: true,
+    });
+    expect(armCalls(a)).toEqual([
+      "GET /applications/ffmpeg",
+      "GET /applications/ffmpeg/versions/1.0.0",
+      "POST /applications/ffmpeg/versions/1.0.0/activate",
+    ]);
+    expect(a.counts["PUT version"]).toBe(1);
+    expect(a.applications.get("ffmpeg")!.allowUpdates).toBe(false);
+    const blocks = Math.ceil(rebuilt.bytes / BLOCK);
+    expect(storageCalls()).toEqual([
+      "HEAD ",
+      "GET blocklist",
+      ...Array(blocks - 8).fill("PUT block"),
+      "PUT blocklist",
+    ]);
+    expect(steps(next.events)).toEqual([
+      "application ffmpeg: exists (locked)",
+      "version 1.0.0: Pending from an earlier run; resuming its upload (upload URL from the service, no second PUT)",
+      expect.stringMatching(
+        new RegExp(`^upload: 2\\.1 MB sent in .*, ${blocks} blocks, 8 reused$`),
+      ),
+      "activate: version 1.0.0 is Active",
+    ]);
+    expect((await blob.downloadToBuffer()).equals(fs.readFileSync(rebuilt.path))).toBe(true);
+    expect((await blob.getProperties()).metadata).toEqual({ sha256: rebuilt.sha256 });
+    expect(pendingRecords(outDir)).toEqual([]);
   });
 });
 
