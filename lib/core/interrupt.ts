@@ -94,6 +94,9 @@ export function exitOnInterrupt(command: () => string | undefined): void {
   process.once("SIGTERM", handler);
 }
 
+/** The waits of `pausePoint`, held for the life of the process. */
+const pausedRuns: Promise<never>[] = [];
+
 /**
  * A test hook: when HPC_BATCH_TEST_PAUSE_AT names `point`, writes the point's name to the file
  * HPC_BATCH_TEST_PAUSE_FILE and waits until the process is signalled, so a test can interrupt a
@@ -102,7 +105,27 @@ export function exitOnInterrupt(command: () => string | undefined): void {
 export async function pausePoint(point: string): Promise<void> {
   if (process.env.HPC_BATCH_TEST_PAUSE_AT !== point) return;
   const file = process.env.HPC_BATCH_TEST_PAUSE_FILE;
-  if (file) fs.writeFileSync(file, point);
-  // An interval keeps the event loop alive; only a signal ends the wait.
-  await new Promise<never>(() => setInterval(() => undefined, 60_000));
+  const paused = () => {
+    if (file) fs.writeFileSync(file, point);
+  };
+  // An interval keeps the event loop alive; only a signal ends the wait. The wait is kept
+  // reachable: a promise nothing refers to would let the garbage collector take the paused run
+  // with it, closing its open files with a warning on stderr (seen in CI on a busy machine).
+  const wait = new Promise<never>(() => setInterval(() => undefined, 60_000));
+  pausedRuns.push(wait);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    // Under `--expose-gc` (the interrupt tests): two collections once this run is suspended
+    // below (the second runs what the first found unreachable), then the pause is announced.
+    setImmediate(() => {
+      gc();
+      setTimeout(() => {
+        gc();
+        paused();
+      }, 10);
+    });
+  } else {
+    paused();
+  }
+  await wait;
 }

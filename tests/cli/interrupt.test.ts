@@ -58,6 +58,9 @@ const env = (pauseAt?: string) => ({
   TMPDIR: tmpdir,
   HPC_BATCH_TEST_PAUSE_AT: pauseAt ?? "",
   HPC_BATCH_TEST_PAUSE_FILE: pauseFile,
+  // pausePoint collects garbage once paused: a paused run whose files the collector closed
+  // would print Node's "Closing file descriptor ... on garbage collection" warnings.
+  NODE_OPTIONS: "--expose-gc",
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
