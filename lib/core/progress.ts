@@ -3,7 +3,8 @@
  * (CI logs, pipes), plain lines only, since a bar's redraws would fill a log. `hpc-batch publish`
  * (lib/publish/progress.ts) and `hpc-batch verify` (lib/node/verify.ts) both print through it.
  */
-import { SingleBar, type GenericFormatter } from "cli-progress";
+import type * as cliProgress from "cli-progress";
+import type { GenericFormatter, SingleBar } from "cli-progress";
 
 /** Where progress goes: stdout or stderr, or a buffer in tests. */
 export interface ProgressStream {
@@ -68,6 +69,9 @@ export function createProgressPrinter(
     startBar(total, { format, fps, payload }) {
       if (!tty) return;
       stop();
+      // Loaded only to draw a bar: CI logs and pipes never need it (about 20 ms to load).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { SingleBar } = require("cli-progress") as typeof cliProgress;
       bar = new SingleBar({
         // cli-progress only writes, moves the cursor and clears lines: a ProgressStream that is a
         // terminal (process.stdout) does all three.
