@@ -22,6 +22,7 @@ import {
   validateResourceGroupName,
 } from "../../lib/core/naming";
 import { validateRetainVersions } from "../../lib/core/retention";
+import { checkPackageFolder } from "../../lib/package/packageFolder";
 import type { PackageFile } from "../../lib/core/packageFile";
 import type { GrowingZip } from "../../lib/package/zip";
 import type { StreamingPackage } from "../../lib/publish/publish";
@@ -98,20 +99,6 @@ function checkZip(zip: string): string {
   return zip;
 }
 
-/** Checks the flag `--folder` names a directory (the build checks what it holds). */
-function checkFolder(folder: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(folder);
-  } catch {
-    throw new InputError("--folder", folder, "must be an existing directory");
-  }
-  if (!stat.isDirectory()) {
-    throw new InputError("--folder", folder, "must be a directory, not a file");
-  }
-  return folder;
-}
-
 /**
  * Checks every flag and reports every problem at once (InputErrors, in the order of the usage
  * line), so a pipeline author fixes them in one edit rather than one per run.
@@ -140,7 +127,11 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
     }
     return checkZip(required("--zip", flags.zip, "the package zip to publish, or --folder"));
   });
-  const folder = check(() => (flags.folder === undefined ? undefined : checkFolder(flags.folder)));
+  const folder = check(() => {
+    // The build checks what it holds.
+    if (flags.folder !== undefined) checkPackageFolder(flags.folder, "--folder");
+    return flags.folder;
+  });
   check(() => {
     if (flags.out !== undefined && flags.folder === undefined) {
       throw new InputError("--out", flags.out, "goes only with --folder (where the zip is built)");

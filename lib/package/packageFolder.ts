@@ -13,7 +13,7 @@
  *   are not documented to survive Batch's unpacking. A symlink to a directory, outside the folder,
  *   dangling or looping is refused, as are fifos, sockets and devices.
  */
-import type { BigIntStats } from "node:fs";
+import { statSync, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError } from "../core/errors";
@@ -137,6 +137,22 @@ function signatureOf(st: BigIntStats, source: string): string {
 }
 
 /**
+ * Checks `folder` is an existing directory (InputError naming `field` otherwise): the first check
+ * of a scan, and `publish --folder`'s, made with the other flags' before anything is built.
+ */
+export function checkPackageFolder(folder: string, field = "package folder"): void {
+  let stat;
+  try {
+    stat = statSync(folder);
+  } catch {
+    throw new InputError(field, folder, "must be an existing directory");
+  }
+  if (!stat.isDirectory()) {
+    throw new InputError(field, folder, "must be a directory, not a file");
+  }
+}
+
+/**
  * Scans `folder` (as given, for messages) and returns the entries to zip. Throws InputError for a
  * missing, non-directory or empty folder, a path or entry the package cannot carry, and anything
  * over `limits`. Reads only; writes nothing.
@@ -148,15 +164,7 @@ export async function scanPackageFolder(
   field = "package folder",
 ): Promise<ScannedFolder> {
   const lim = resolveLimits(limits);
-  let rootStat;
-  try {
-    rootStat = await fs.stat(folder);
-  } catch {
-    throw new InputError(field, folder, "must be an existing directory");
-  }
-  if (!rootStat.isDirectory()) {
-    throw new InputError(field, folder, "must be a directory, not a file");
-  }
+  checkPackageFolder(folder, field);
   const root = await fs.realpath(folder);
   const entryError = (rel: string, rule: string) =>
     new InputError(`path in package folder ${JSON.stringify(folder)}`, rel, rule);

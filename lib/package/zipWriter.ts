@@ -178,6 +178,10 @@ export interface ZipWriterOptions {
   onWritten?: (written: WrittenSoFar) => void;
 }
 
+/** The options with their defaults; the callback stays optional. */
+type ResolvedZipWriterOptions = Required<Omit<ZipWriterOptions, "onWritten">> &
+  Pick<ZipWriterOptions, "onWritten">;
+
 /**
  * What of the file is final: the bytes before `upTo` are written, except the local header
  * reserved in `hole` (start, end) for the entry being written, filled once it is complete. Later
@@ -263,7 +267,7 @@ export class ZipWriter {
   private constructor(
     private readonly fh: fs.FileHandle,
     readonly path: string,
-    opts: Required<Omit<ZipWriterOptions, "onWritten">> & Pick<ZipWriterOptions, "onWritten">,
+    opts: ResolvedZipWriterOptions,
   ) {
     this.level = opts.level;
     this.chunkSize = opts.chunkSize;
@@ -274,8 +278,7 @@ export class ZipWriter {
 
   /** Checks `opts` (RangeError), then creates (or truncates) `file` and returns its writer. */
   static async create(file: string, opts: ZipWriterOptions): Promise<ZipWriter> {
-    const resolved: Required<Omit<ZipWriterOptions, "onWritten">> &
-      Pick<ZipWriterOptions, "onWritten"> = {
+    const resolved: ResolvedZipWriterOptions = {
       level: checkInteger("level", opts.level, 1, 9),
       // The dictionary is the previous piece's last 32 KiB, so a piece holds at least that.
       chunkSize: checkInteger(

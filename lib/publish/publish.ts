@@ -339,7 +339,6 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
   const given = await opts.package;
   // Awaited below on every path that needs it; a failure before that must not go unhandled.
   if (isStreaming(given)) given.built.catch(() => undefined);
-  let streaming = isStreaming(given) ? given : undefined;
   let app: ApplicationInfo | undefined;
   let existing: PackageVersionInfo | undefined;
   let readError: { cause: unknown } | undefined;
@@ -348,15 +347,13 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
   } catch (err) {
     readError = { cause: err };
   }
-  if (streaming && (readError || existing)) {
-    // Not a new version: publish the zip once it is built, as any other.
-    streaming = undefined;
-  }
-  const pkg: PackageFile | undefined = isStreaming(given)
-    ? streaming
-      ? undefined
-      : await given.built
-    : given;
+  // Streamed only for a new version; any other waits for the zip to be built.
+  const streaming = isStreaming(given) && !readError && !existing ? given : undefined;
+  const pkg: PackageFile | undefined = streaming
+    ? undefined
+    : isStreaming(given)
+      ? await given.built
+      : given;
   try {
     if (readError) throw readError.cause;
     if (!app) {
