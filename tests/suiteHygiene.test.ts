@@ -7,9 +7,15 @@
  * Both are checked on the test sources, so a new test that breaks the rule fails here by name.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { FIXTURE_STACK, FIXTURE_STACK_FILE, fixtureProject } from "./support/devStack";
+import {
+  FIXTURE_STACK,
+  FIXTURE_STACK_FILE,
+  fixtureProject,
+  linkFixtureProject,
+} from "./support/devStack";
 import { parseStackConfig } from "../lib/core/config";
 import { readStackConfig } from "../lib/plan/plan";
 
@@ -116,6 +122,27 @@ test("the fixture stack is a complete, valid stack that runs under the real conf
   }
   expect(stack.secretKeys).toEqual([]);
   expect(parseStackConfig(stack.config).location).toBe("westeurope");
+});
+
+test("the fixture project's out/ exists on every run, also when a fresh clone reuses its links", () => {
+  // CI clones into the same path each run: the link folder of the previous run is still in the
+  // temp directory, and the new clone has no out/ (the CI failure of 2776a37: `plan` ENOENT).
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-fixture-links-"));
+  try {
+    const checkout = path.join(scratch, "checkout");
+    fs.mkdirSync(checkout);
+    const first = linkFixtureProject(checkout, scratch);
+    expect(fs.statSync(path.join(first, "out")).isDirectory()).toBe(true);
+    fs.rmSync(path.join(checkout, "out"), { recursive: true }); // the next run's fresh clone
+    const second = linkFixtureProject(checkout, scratch);
+    expect(second).toBe(first);
+    expect(fs.statSync(path.join(second, "out")).isDirectory()).toBe(true);
+    expect(fs.readlinkSync(path.join(second, "Pulumi.ci.yaml"))).toBe(
+      path.join(checkout, "tests", "fixtures", "stacks", "Pulumi.ci.yaml"),
+    );
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 });
 
 test("no test bounds how long something took", () => {

@@ -39,17 +39,27 @@ export const FIXTURE_STACK_FILE = path.join(
  * after this checkout: made once, reused by every test file and run, nothing to clean up.
  */
 export function fixtureProject(): string {
+  return linkFixtureProject(ROOT, os.tmpdir());
+}
+
+/** fixtureProject for the checkout at `root`, its link folder made in `tmpRoot`. */
+export function linkFixtureProject(root: string, tmpRoot: string): string {
   const dir = path.join(
-    os.tmpdir(),
-    `hpc-batch-test-stack-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}`,
+    tmpRoot,
+    `hpc-batch-test-stack-${createHash("sha256").update(root).digest("hex").slice(0, 12)}`,
   );
+  const stackFile = path.join(root, path.relative(ROOT, FIXTURE_STACK_FILE));
   const links: [string, string][] = [
-    ["Pulumi.yaml", path.join(ROOT, "Pulumi.yaml")],
-    ["hpc-application", path.join(ROOT, "hpc-application")],
-    ["node_modules", path.join(ROOT, "node_modules")],
-    ["out", path.join(ROOT, "out")],
-    [path.basename(FIXTURE_STACK_FILE), FIXTURE_STACK_FILE],
+    ["Pulumi.yaml", path.join(root, "Pulumi.yaml")],
+    ["hpc-application", path.join(root, "hpc-application")],
+    ["node_modules", path.join(root, "node_modules")],
+    ["out", path.join(root, "out")],
+    [path.basename(stackFile), stackFile],
   ];
+  // On every call, not only when the links are made: a CI clones into the same path each run,
+  // finds the previous run's link folder, and its fresh clone has no out/ yet (the `out` link
+  // would dangle and `plan` fail with ENOENT until some other test had built a package).
+  fs.mkdirSync(path.join(root, "out"), { recursive: true });
   const linked = (at: string) =>
     links.every(([name, to]) => {
       try {
@@ -59,7 +69,6 @@ export function fixtureProject(): string {
       }
     });
   if (linked(dir)) return dir;
-  fs.mkdirSync(path.join(ROOT, "out"), { recursive: true });
   // Built aside and renamed into place, so parallel jest workers never see half a folder.
   const tmp = fs.mkdtempSync(`${dir}.`);
   for (const [name, to] of links) fs.symlinkSync(to, path.join(tmp, name));
