@@ -212,9 +212,11 @@ describe("publish --folder: interrupted while its zip is written and sent", () =
     });
   }, 60_000);
   afterAll(async () => {
-    expect(arm.violations).toEqual([]);
+    // Stopped first: a failed expectation must not leave Azurite running after the suite.
+    const violations = arm.violations;
     await arm.close();
     await azurite.stop();
+    expect(violations).toEqual([]);
   });
 
   test("SIGINT: exit 130, no partial zip; the next run resumes the Pending version", async () => {
@@ -244,18 +246,29 @@ describe("publish --folder: interrupted while its zip is written and sent", () =
     fs.rmSync(pauseFile, { force: true });
     const run = startCli(entry, args, { cwd: project, env: withToken("zip:writing") });
     // The build pauses after its first file; the publish goes on to create the version and
-    // keeps its upload URL beside the zip (out/.pending/).
+    // keeps its upload URL beside the zip (out/.pending/), written aside and renamed: wait for
+    // the record itself, not its `.<pid>.tmp` (seeing that one made this test flaky).
     const pending = path.join(out, ".pending");
     const kept = () => (fs.existsSync(pending) ? fs.readdirSync(pending) : []);
-    for (let i = 0; i < 2400 && !(fs.existsSync(pauseFile) && kept().length === 1); i++)
-      await sleep(25);
-    expect([fs.existsSync(pauseFile), arm.counts["PUT version"], kept()]).toEqual([
-      true,
-      1,
-      [expect.stringMatching(/^[0-9a-f]{16}\.json$/)],
-    ]);
-    run.child.kill("SIGINT");
-    const r = await run.done;
+    const RECORD = /^[0-9a-f]{16}\.json$/;
+    const there = () => fs.existsSync(pauseFile) && kept().some((n) => RECORD.test(n));
+    let r: Awaited<typeof run.done>;
+    try {
+      for (let i = 0; i < 2400 && !there(); i++) await sleep(25);
+      expect([fs.existsSync(pauseFile), arm.counts["PUT version"], kept()]).toEqual([
+        true,
+        1,
+        [expect.stringMatching(RECORD)],
+      ]);
+      run.child.kill("SIGINT");
+      r = await run.done;
+    } finally {
+      // A paused run waits for its signal for good: never leave one behind a failed expectation.
+      if (run.child.exitCode === null && run.child.signalCode === null) {
+        run.child.kill("SIGKILL");
+        await run.done;
+      }
+    }
     expect([r.code, r.stderr]).toEqual([130, "hpc-batch publish: interrupted\n"]);
     // No partial, no zip: only the version's upload URL, kept to resume it.
     expect(leftovers().out).toEqual([".pending"]);

@@ -171,9 +171,15 @@ beforeAll(async () => {
   client = new rpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 });
 
-afterAll(() => {
+afterAll(async () => {
   client?.close();
-  pack?.kill();
+  // Waits for the pack to be gone: a child still exiting when the file ends kept jest's worker
+  // alive past the run ("A worker process has failed to exit gracefully").
+  if (pack && pack.exitCode === null && pack.signalCode === null) {
+    const gone = new Promise((resolve) => pack!.once("exit", resolve));
+    pack.kill();
+    await gone;
+  }
 });
 
 function analyzeRequest(type: string, name: string, stack: string, props: object): unknown {
