@@ -11,9 +11,9 @@ import { InputError, throwIfAny } from "../lib/core/errors";
 import { PACKAGE_FILE_RULE, packageFileFailures, type PackageFile } from "../lib/core/packageFile";
 import {
   batchApplicationResourceId,
-  isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
+  validateArmEndpoint,
 } from "../lib/core/naming";
 import { DEFAULT_RETAIN_VERSIONS, validateRetainVersions } from "../lib/core/retention";
 
@@ -184,14 +184,6 @@ export class ApplicationPackage extends pulumi.ComponentResource {
       applicationReference: this.applicationReference,
     });
   }
-}
-
-/** An https URL without query or fragment. */
-export function validateArmEndpoint(field: string, value: unknown): string {
-  if (!isHttpsEndpoint(value)) {
-    throw new InputError(field, value, "must be an https:// URL of a Resource Manager endpoint");
-  }
-  return value as string;
 }
 
 /** A package file description whose known fields are well formed. */

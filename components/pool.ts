@@ -3,9 +3,8 @@ import * as batch from "@pulumi/azure-native/batch";
 import { checkPoolSpec, DEFAULT_NODE_AGENT_SKU_ID } from "../lib/core/poolRules";
 import { checkKnown, isKnownValue } from "../lib/core/validate";
 import { DEFAULT_ARM_ENDPOINT } from "../lib/azure/credentials";
-import { validateArmEndpoint } from "./appPackage";
 import { InputError, throwIfAny } from "../lib/core/errors";
-import { validatePoolName } from "../lib/core/naming";
+import { validateArmEndpoint, validatePoolName } from "../lib/core/naming";
 import {
   poolSettingsProvider,
   type PoolSettings,

@@ -484,7 +484,7 @@ test.each<[keyof typeof COMPONENTS, Record<string, unknown>, string]>([
   [
     "ApplicationPackage",
     { armEndpoint: "http://management.azure.com" },
-    'ApplicationPackage(app).armEndpoint "http://management.azure.com" is invalid: must be an https:// URL of a Resource Manager endpoint',
+    'ApplicationPackage(app).armEndpoint "http://management.azure.com" is invalid: must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com',
   ],
 ])("component %s %j", (component, args, message) => {
   expect(errorOf(() => COMPONENTS[component](args))).toBe(message);

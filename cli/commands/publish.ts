@@ -14,9 +14,9 @@ import { DEFAULT_ARM_ENDPOINT } from "../../lib/azure/credentials";
 import { InputError, throwIfAny } from "../../lib/core/errors";
 import {
   GUID_RE,
-  isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
+  validateArmEndpoint,
   validateBatchAccountName,
   validateBatchEndpoint,
   validateResourceGroupName,
@@ -181,15 +181,7 @@ export function parsePublishFlags(flags: PublishFlags): PublishArgs {
     return validateRetainVersions("--retain", Number.isNaN(n) ? flags.retain : n);
   });
   const armEndpoint = flags.armEndpoint ?? DEFAULT_ARM_ENDPOINT;
-  check(() => {
-    if (!isHttpsEndpoint(armEndpoint)) {
-      throw new InputError(
-        "--arm-endpoint",
-        armEndpoint,
-        "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com",
-      );
-    }
-  });
+  check(() => validateArmEndpoint("--arm-endpoint", armEndpoint));
   const batchEndpoint = check(() => {
     if (flags.batchEndpoint === undefined) return undefined;
     return validateBatchEndpoint("--batch-endpoint", flags.batchEndpoint);

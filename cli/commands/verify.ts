@@ -10,7 +10,7 @@ import type { BatchApplications } from "../../lib/azure/armBatchApps";
 import type { BatchData } from "../../lib/azure/batchData";
 import { DEFAULT_ARM_ENDPOINT } from "../../lib/azure/credentials";
 import { InputError } from "../../lib/core/errors";
-import { isHttpsEndpoint, validateBatchEndpoint } from "../../lib/core/naming";
+import { validateArmEndpoint, validateBatchEndpoint } from "../../lib/core/naming";
 import { findProjectRoot } from "../../lib/core/projectRoot";
 import type { VerifyReport, VerifyTarget } from "../../lib/node/verify";
 import { EXIT_FAILED, type CommandContext } from "../context";
@@ -29,11 +29,6 @@ interface VerifyFlags extends StackFlags {
   poll: string;
   promote?: boolean;
   json?: boolean;
-}
-
-function httpsUrl(flag: string, value: string): string {
-  if (!isHttpsEndpoint(value)) throw new InputError(flag, value, "must be an https:// URL");
-  return value.replace(/\/+$/, "");
 }
 
 /** Adds the StackFlags options to a command. */
@@ -64,7 +59,7 @@ export interface DeployedStack {
  * missing sign-in is one line before any work.
  */
 export async function deployedStack(o: StackFlags): Promise<DeployedStack> {
-  const armEndpoint = httpsUrl("--arm-endpoint", o.armEndpoint);
+  const armEndpoint = validateArmEndpoint("--arm-endpoint", o.armEndpoint).replace(/\/+$/, "");
   const batchEndpoint =
     o.batchEndpoint === undefined
       ? undefined

@@ -199,6 +199,16 @@ export function isHttpsEndpoint(value: unknown): boolean {
   return url.protocol === "https:" && !url.username && !url.password && !url.search && !url.hash;
 }
 
+/** The rule of every Resource Manager endpoint: a component's `armEndpoint`, `--arm-endpoint`. */
+export const ARM_ENDPOINT_RULE =
+  "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com";
+
+/** An https URL without credentials, query or fragment, answered as given; else InputError naming `field`. */
+export function validateArmEndpoint(field: string, value: unknown): string {
+  if (!isHttpsEndpoint(value)) throw new InputError(field, value, ARM_ENDPOINT_RULE);
+  return value as string;
+}
+
 /** The rule of every `--batch-endpoint` flag. */
 export const BATCH_ENDPOINT_RULE =
   "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL";

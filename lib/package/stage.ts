@@ -40,6 +40,7 @@ import * as path from "node:path";
 import { InputError } from "../core/errors";
 import { sha256File } from "../core/fileDigest";
 import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "../core/interrupt";
+import { checkPackageFolder } from "./packageFolder";
 
 export const STAGE_MANIFEST = "stage.json";
 
@@ -302,14 +303,7 @@ export async function readStageManifest(folder: string): Promise<StageManifest> 
  * matching) before copying anything; throws InputError naming the manifest entry otherwise.
  */
 export async function stageFolder(opts: StageOptions): Promise<StagedFile[]> {
-  const folderStat = await fs.stat(opts.folder).catch(() => null);
-  if (!folderStat?.isDirectory()) {
-    throw new InputError(
-      opts.folderField ?? "package folder",
-      opts.folder,
-      "must be an existing directory",
-    );
-  }
+  checkPackageFolder(opts.folder, opts.folderField);
   const manifestPath = path.join(opts.folder, STAGE_MANIFEST);
   const manifest = await readStageManifest(opts.folder);
   const starts = opts.resolveFrom ?? [opts.folder];

@@ -19,11 +19,11 @@
  *   version in config, or full history (guessing could reuse a version for different content).
  */
 import { execFile } from "node:child_process";
-import { stat } from "node:fs/promises";
 import * as path from "node:path";
 import type * as Semver from "semver";
 import { InputError } from "../core/errors";
 import { validateApplicationVersion } from "../core/naming";
+import { checkPackageFolder } from "./packageFolder";
 
 /** Loaded on first use: a version given as is (a flag, config) needs no semver (about 20 ms). */
 function semver(): typeof Semver {
@@ -174,9 +174,7 @@ async function readHistoryFromGit(
       undefined,
       `must be set: ${why}, so the version cannot be computed from commits`,
     );
-  const st = await stat(folder).catch(() => null);
-  if (!st?.isDirectory())
-    throw new InputError("package folder", folder, "must be an existing directory");
+  checkPackageFolder(folder);
   // One process for three questions: in a repository? shallow? any commit yet? With no commit,
   // `--verify --quiet HEAD` exits 1 with nothing on stderr, after the two other answers.
   let answers: string[];

@@ -177,7 +177,7 @@ test.each([
   [["--version", ".1"], `--version ".1" is invalid: ${APPLICATION_VERSION_RULE}`],
   [
     ["--version", "1.2.0", "--arm-endpoint", "http://x"],
-    '--arm-endpoint "http://x" is invalid: must be an https:// URL',
+    '--arm-endpoint "http://x" is invalid: must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com',
   ],
   [
     ["--version", "1.2.0", "--batch-endpoint", "ftp://x"],

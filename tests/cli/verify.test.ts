@@ -152,7 +152,10 @@ test.each([
     ["--timeout", "soon"],
     '--timeout "soon" is invalid: must be a positive whole number of seconds',
   ],
-  [["--arm-endpoint", "http://x"], '--arm-endpoint "http://x" is invalid: must be an https:// URL'],
+  [
+    ["--arm-endpoint", "http://x"],
+    '--arm-endpoint "http://x" is invalid: must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com',
+  ],
   [
     ["--outputs", "/nonexistent.json"],
     '--outputs "/nonexistent.json" is invalid: must be a readable file',

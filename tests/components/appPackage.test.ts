@@ -167,7 +167,7 @@ describe("ApplicationPackage component (simulated engine)", () => {
     [
       "http endpoint",
       { armEndpoint: "http://localhost" },
-      `ApplicationPackage(bad).armEndpoint "http://localhost" is invalid: must be an https:// URL of a Resource Manager endpoint`,
+      `ApplicationPackage(bad).armEndpoint "http://localhost" is invalid: must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com`,
     ],
     [
       "sha256 not hex",

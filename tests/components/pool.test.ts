@@ -287,7 +287,7 @@ describe("bad args throw before anything is registered", () => {
     [
       "bad11",
       { armEndpoint: "http://localhost" },
-      `BatchPool(bad11).armEndpoint "http://localhost" is invalid: must be an https:// URL of a Resource Manager endpoint`,
+      `BatchPool(bad11).armEndpoint "http://localhost" is invalid: must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com`,
     ],
     [
       "bad9",

@@ -10,6 +10,7 @@ import {
   isHttpsEndpoint,
   validateApplicationId,
   validateApplicationVersion,
+  validateArmEndpoint,
   validateBatchAccountName,
   validatePoolName,
   validateBatchEndpoint,
@@ -294,6 +295,32 @@ test.each([
       "--batch-endpoint",
       given,
       "must be the Batch account's endpoint, e.g. mybatch.westeurope.batch.azure.com or an https:// URL",
+    ),
+  );
+});
+
+test.each([
+  "https://management.azure.com",
+  "https://management.usgovcloudapi.net/",
+  "https://127.0.0.1:8443",
+])("the Resource Manager endpoint %s is taken as given", (given) => {
+  expect(validateArmEndpoint("--arm-endpoint", given)).toBe(given);
+});
+
+test.each<unknown>([
+  "http://management.azure.com",
+  "management.azure.com",
+  "https://user:pw@management.azure.com",
+  "https://management.azure.com/?sv=1",
+  "https://management.azure.com/#x",
+  "",
+  42,
+])("the Resource Manager endpoint %j is refused with the one rule every caller uses", (given) => {
+  expect(() => validateArmEndpoint("armEndpoint", given)).toThrow(
+    new InputError(
+      "armEndpoint",
+      given,
+      "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com",
     ),
   );
 });

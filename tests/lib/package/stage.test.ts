@@ -149,9 +149,14 @@ test("refuses a destination reached through a symlink leading outside", async ()
   expect(fs.readdirSync(path.join(tmp, "outside"))).toEqual([]);
 });
 
-test("refuses a missing package folder", async () => {
+test("refuses a missing package folder, and a file given as one", async () => {
   await expect(stageFolder({ folder: path.join(tmp, "nope") })).rejects.toThrow(
     `package folder ${JSON.stringify(path.join(tmp, "nope"))} is invalid: must be an existing directory`,
+  );
+  const file = path.join(tmp, "a-file");
+  fs.writeFileSync(file, "x");
+  await expect(stageFolder({ folder: file, folderField: "--folder" })).rejects.toThrow(
+    `--folder ${JSON.stringify(file)} is invalid: must be a directory, not a file`,
   );
 });
 

@@ -310,6 +310,10 @@ describe("with a real git repository", () => {
     await expect(resolveApplicationVersion({ folder: path.join(tmp, "missing") })).rejects.toThrow(
       `package folder ${JSON.stringify(path.join(tmp, "missing"))} is invalid: must be an existing directory`,
     );
+    fs.writeFileSync(path.join(tmp, "a-file"), "x");
+    await expect(resolveApplicationVersion({ folder: path.join(tmp, "a-file") })).rejects.toThrow(
+      `package folder ${JSON.stringify(path.join(tmp, "a-file"))} is invalid: must be a directory, not a file`,
+    );
     await expect(resolveApplicationVersion({ folder: plain, configured: "1.0+b" })).rejects.toThrow(
       `hpc-batch:batchApplicationVersion "1.0+b" is invalid: must be 1 to 64 letters, digits, '-', '_' or '.'`,
     );
