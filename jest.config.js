@@ -18,6 +18,8 @@ module.exports = {
     "^@npmcli/arborist$": "<rootDir>/tests/support/lazy/arborist.ts",
     "^typescript$": "<rootDir>/tests/support/lazy/typescript.ts",
   },
+  // Stages hpc-application once, before the workers race to stage it (see the file).
+  globalSetup: "<rootDir>/tests/support/globalSetup.ts",
   // Pulumi's debug-only stack trace of every promise, kept unmapped (see the file).
   setupFilesAfterEnv: ["<rootDir>/tests/support/jestSetup.ts"],
   // Jest's default is one worker per core but one, which on a 2-core runner is a single worker.

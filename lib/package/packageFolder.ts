@@ -12,11 +12,14 @@
  * - A symlink to a file inside the folder is stored as that file (content and mode): zip symlinks
  *   are not documented to survive Batch's unpacking. A symlink to a directory, outside the folder,
  *   dangling or looping is refused, as are fifos, sockets and devices.
+ * - A staging copy (`.<name>.<pid>.staging`, lib/package/stage) is refused, never zipped: another
+ *   run is still copying it, or an interrupted one left it (`hpc-batch stage` removes those).
  */
 import { statSync, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { InputError } from "../core/errors";
+import { isProcessAlive } from "../core/interrupt";
 
 /** What a package may hold. Every field is a parameter; `DEFAULT_PACKAGE_LIMITS` documents why. */
 export interface PackageLimits {
@@ -136,6 +139,9 @@ function signatureOf(st: BigIntStats, source: string): string {
   return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, source].join(":");
 }
 
+/** Staging copies' names (`.<name>.<pid>.staging`, lib/package/stage), the pid captured. */
+export const STAGING_FILE_RE = /^\..+\.(\d+)\.staging$/;
+
 /**
  * Checks `folder` is an existing directory (InputError naming `field` otherwise): the first check
  * of a scan, and `publish --folder`'s, made with the other flags' before anything is built.
@@ -168,6 +174,16 @@ export async function scanPackageFolder(
   const root = await fs.realpath(folder);
   const entryError = (rel: string, rule: string) =>
     new InputError(`path in package folder ${JSON.stringify(folder)}`, rel, rule);
+
+  /** A staging copy of stageFolder's: a partial file while its run lives, a leftover after. */
+  const stagingRule = (name: string): string | undefined => {
+    const m = STAGING_FILE_RE.exec(name);
+    if (!m) return undefined;
+    const pid = Number(m[1]);
+    return pid === process.pid || isProcessAlive(pid)
+      ? `is a copy another hpc-batch run (process ${pid}) is staging: run again once it has ended`
+      : `is a staging copy an interrupted hpc-batch run left (process ${pid} has ended): \`hpc-batch stage\` removes it`;
+  };
 
   const entries: PackageEntry[] = [];
   let files = 0;
@@ -215,6 +231,8 @@ export async function scanPackageFolder(
         add({ zipPath: `${rel}/`, kind: "directory", size: 0, mode: DIRECTORY_MODE });
         await walk(abs, `${rel}/`);
       } else if (st.isFile()) {
+        const staging = stagingRule(name);
+        if (staging) throw entryError(rel, staging);
         add({
           zipPath: rel,
           kind: "file",

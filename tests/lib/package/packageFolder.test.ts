@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -179,6 +179,30 @@ const refusals: Refusal[] = [
       }),
     message: (d) =>
       `${entryField(d)} "a-link" is invalid: must be a symlink to a regular file (it points to a fifo)`,
+  },
+  {
+    // Two runs staging the same folder at once: the first to finish must not zip the other's copy.
+    name: "a staging copy another run is still writing",
+    setup: () =>
+      folder((d) => {
+        fs.mkdirSync(path.join(d, "bin"));
+        fs.writeFileSync(path.join(d, "bin", `.tool.${process.ppid}.staging`), "half a tool");
+      }),
+    message: (d) =>
+      `${entryField(d)} "bin/.tool.${process.ppid}.staging" is invalid: is a copy another hpc-batch run (process ${process.ppid}) is staging: run again once it has ended`,
+  },
+  {
+    name: "a staging copy an interrupted run left",
+    setup: () =>
+      folder((d) => {
+        const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+        fs.writeFileSync(path.join(d, `.tool.${dead}.staging`), "half a tool");
+      }),
+    message: (d) => {
+      const name = fs.readdirSync(d).find((n) => n.endsWith(".staging")) as string;
+      const pid = name.split(".")[2];
+      return `${entryField(d)} ${JSON.stringify(name)} is invalid: is a staging copy an interrupted hpc-batch run left (process ${pid} has ended): \`hpc-batch stage\` removes it`;
+    },
   },
 ];
 
