@@ -92,10 +92,12 @@ export async function startAzurite(): Promise<Azurite> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(
-      () => reject(new Error(`azurite-blob did not start in 30 s: ${out}`)),
-      30_000,
-    );
+    let timedOut = false;
+    // Kill a child that is slow to start so it is not orphaned; the exit handler then rejects.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, 30_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const m = /successfully listens on https:\/\/127\.0\.0\.1:(\d+)/.exec(out);
@@ -109,7 +111,13 @@ export async function startAzurite(): Promise<Azurite> {
     child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`azurite-blob exited (${code}): ${out}`));
+      reject(
+        new Error(
+          timedOut
+            ? `azurite-blob did not start in 30 s: ${out}`
+            : `azurite-blob exited (${code}): ${out}`,
+        ),
+      );
     });
   });
   // Keep draining its output so the pipe never fills.

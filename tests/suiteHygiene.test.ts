@@ -140,6 +140,12 @@ test("the fixture project's out/ exists on every run, also when a fresh clone re
     expect(fs.readlinkSync(path.join(second, "Pulumi.ci.yaml"))).toBe(
       path.join(checkout, "tests", "fixtures", "stacks", "Pulumi.ci.yaml"),
     );
+    // Links of another checkout at that name (stale): replaced whole, nothing left aside.
+    fs.rmSync(path.join(second, "out"));
+    fs.symlinkSync("/elsewhere/out", path.join(second, "out"));
+    expect(linkFixtureProject(checkout, scratch)).toBe(first);
+    expect(fs.readlinkSync(path.join(first, "out"))).toBe(path.join(checkout, "out"));
+    expect(fs.readdirSync(scratch).sort()).toEqual(["checkout", path.basename(first)]);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }

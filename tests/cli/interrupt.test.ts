@@ -80,6 +80,21 @@ async function pausedAt(point: string, args: string[]): Promise<CliProcess> {
   return run;
 }
 
+/**
+ * Runs `body`, which signals the paused `run`; SIGKILLs the run after if it is still alive: it
+ * waits for its signal for good, so a failed expectation must not leave it behind.
+ */
+async function withPaused(run: CliProcess, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } finally {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill("SIGKILL");
+      await run.done;
+    }
+  }
+}
+
 /** Everything in the folders a run may leave something in. */
 function leftovers() {
   const list = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
@@ -133,15 +148,16 @@ test.each<[string, string[], string, NodeJS.Signals, () => string[]]>([
       );
     const before = leftovers();
     const run = await pausedAt(point, args);
-    // What the run is writing exists while it is paused (except before the build).
-    expect(inFlight()).toHaveLength(point === "package:start" ? 0 : 1);
-    run.child.kill(signal);
-    const r = await run.done;
-    expect(r).toEqual({
-      code: 130,
-      signal: null,
-      stdout: "",
-      stderr: `hpc-batch ${args[0]}: interrupted\n`,
+    await withPaused(run, async () => {
+      // What the run is writing exists while it is paused (except before the build).
+      expect(inFlight()).toHaveLength(point === "package:start" ? 0 : 1);
+      run.child.kill(signal);
+      expect(await run.done).toEqual({
+        code: 130,
+        signal: null,
+        stdout: "",
+        stderr: `hpc-batch ${args[0]}: interrupted\n`,
+      });
     });
     const after = leftovers();
     expect(after.out).toEqual(before.out.filter((n) => !n.endsWith(".partial")));
@@ -155,8 +171,10 @@ describe("what a killed run leaves, the next run removes", () => {
   test("package: the partial zip", async () => {
     fs.cpSync(path.join(project, "node_modules/hpc-fake-tool/tool"), path.join(app, "bin", "tool"));
     const run = await pausedAt("zip:writing", PACKAGE);
-    run.child.kill("SIGKILL");
-    expect((await run.done).signal).toBe("SIGKILL");
+    await withPaused(run, async () => {
+      run.child.kill("SIGKILL");
+      expect((await run.done).signal).toBe("SIGKILL");
+    });
     const partial = `${run.child.pid}`;
     expect(
       leftovers().out.filter((n) => n.includes(partial) && n.endsWith(".partial")),
@@ -169,8 +187,10 @@ describe("what a killed run leaves, the next run removes", () => {
 
   test("stage: the staging copy", async () => {
     const run = await pausedAt("stage:copied", ["stage"]);
-    run.child.kill("SIGKILL");
-    await run.done;
+    await withPaused(run, async () => {
+      run.child.kill("SIGKILL");
+      await run.done;
+    });
     expect(leftovers().bin).toEqual([`.tool.${run.child.pid}.staging`, "run.sh"]);
 
     const again = await startCli(entry, ["stage"], { cwd: project, env: env() }).done;
@@ -180,8 +200,10 @@ describe("what a killed run leaves, the next run removes", () => {
 
   test("local-run: its temporary folder", async () => {
     const run = await pausedAt("zip:writing", LOCAL_RUN);
-    run.child.kill("SIGKILL");
-    await run.done;
+    await withPaused(run, async () => {
+      run.child.kill("SIGKILL");
+      await run.done;
+    });
     expect(leftovers().tmpdir).toEqual([
       expect.stringMatching(new RegExp(`^hpc-batch-local-run-${run.child.pid}-`)),
     ]);
@@ -190,8 +212,10 @@ describe("what a killed run leaves, the next run removes", () => {
     fs.mkdirSync(path.join(tmpdir, alive));
 
     const next = await pausedAt("zip:writing", LOCAL_RUN);
-    next.child.kill("SIGINT");
-    expect((await next.done).code).toBe(130);
+    await withPaused(next, async () => {
+      next.child.kill("SIGINT");
+      expect((await next.done).code).toBe(130);
+    });
     expect(leftovers().tmpdir).toEqual([alive]);
   });
 });

@@ -63,7 +63,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await azurite.stop();
+  // Undefined when startup failed: let that error be the one reported.
+  await azurite?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -74,11 +75,11 @@ beforeEach(() => {
 
 afterEach(async () => {
   process.env = { ...savedEnv };
-  if (arm) {
-    expect(arm.violations).toEqual([]);
-    await arm.close();
-    arm = undefined;
-  }
+  // Close before asserting, so a violation cannot leave the stand-in running.
+  const violations = arm?.violations;
+  await arm?.close();
+  arm = undefined;
+  if (violations) expect(violations).toEqual([]);
 });
 
 async function standIn(extra: Partial<ArmBatchStandInOptions> = {}) {

@@ -22,7 +22,8 @@ beforeAll(async () => {
   azurite = await startAzurite();
 });
 afterAll(async () => {
-  await azurite.stop();
+  // Undefined when startup failed: let that error be the one reported.
+  await azurite?.stop();
 });
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cli-set-default-test-"));
@@ -33,14 +34,16 @@ beforeEach(() => {
   process.env.AZURE_BATCH_ACCESS_TOKEN = BATCH_TOKEN;
 });
 afterEach(async () => {
-  if (stack) {
-    expect(stack.arm.violations).toEqual([]);
-    expect(stack.batch.violations).toEqual([]);
-    await stack.close();
-    stack = undefined;
-  }
+  // Clean up before asserting, so a violation cannot leave servers or env behind.
+  const violations = stack && { arm: stack.arm.violations, batch: stack.batch.violations };
+  await stack?.close();
+  stack = undefined;
   fs.rmSync(tmp, { recursive: true, force: true });
   process.env = { ...saved };
+  if (violations) {
+    expect(violations.arm).toEqual([]);
+    expect(violations.batch).toEqual([]);
+  }
 });
 
 /** The stack (current default 1.3.0 over 1.1.0, 1.2.0) with the pool's node states. */

@@ -250,7 +250,8 @@ describe("verify --promote", () => {
     azurite = await startAzurite();
   });
   afterAll(async () => {
-    await azurite.stop();
+    // Undefined when startup failed: let that error be the one reported.
+    await azurite?.stop();
   });
 
   async function promote(task: BatchScenario["task"]) {

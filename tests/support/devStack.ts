@@ -72,17 +72,27 @@ export function linkFixtureProject(root: string, tmpRoot: string): string {
   // Built aside and renamed into place, so parallel jest workers never see half a folder.
   const tmp = fs.mkdtempSync(`${dir}.`);
   for (const [name, to] of links) fs.symlinkSync(to, path.join(tmp, name));
-  try {
-    fs.renameSync(tmp, dir);
-  } catch {
-    if (linked(dir)) {
-      fs.rmSync(tmp, { recursive: true, force: true }); // another worker made the same folder
+  for (let attempt = 1; ; attempt++) {
+    try {
+      fs.renameSync(tmp, dir);
       return dir;
+    } catch (err) {
+      if (linked(dir)) {
+        fs.rmSync(tmp, { recursive: true, force: true }); // another worker made the same folder
+        return dir;
+      }
+      if (attempt === 3) throw err;
+      // Stale links (a moved checkout, another link list): moved aside in one step, so a worker
+      // racing this one finds either the stale folder or a complete one, never a missing one.
+      const aside = `${dir}.stale-${process.pid}-${attempt}`;
+      try {
+        fs.renameSync(dir, aside);
+        fs.rmSync(aside, { recursive: true, force: true });
+      } catch {
+        // another worker moved it aside first
+      }
     }
-    fs.rmSync(dir, { recursive: true, force: true }); // stale links (a moved checkout)
-    fs.renameSync(tmp, dir);
   }
-  return dir;
 }
 
 /** `hpc-batch plan` arguments for the fixture stack, writing into `outDir`. */

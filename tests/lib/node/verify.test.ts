@@ -81,6 +81,8 @@ async function run(over: Partial<BatchScenario>, nodes?: number, timeoutMs = 60_
     step: (ok, m) => lines.push(`${ok ? "ok" : "FAIL"} ${m}`),
     waiting: (what, state) => lines.push(`wait ${what}: ${state}`),
   };
+  // Virtual clock: only sleeps advance time, so deadlines never depend on machine load.
+  let clock = 0;
   try {
     const credential = fakeCredential(scopes);
     const report = await verifyDeployment({
@@ -96,6 +98,10 @@ async function run(over: Partial<BatchScenario>, nodes?: number, timeoutMs = 60_
       nodes,
       timeoutMs,
       pollMs: 1,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
       jobId: JOB,
       progress,
     });

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -26,20 +25,12 @@ import {
 import type { Registration } from "../../../lib/plan/simulate";
 import { buildPackage } from "../../../lib/package/zip";
 import { UBUNTU_2404_DEPLOYMENT } from "../../support/expectedPool";
+import { git } from "../../support/git";
 
 const fixture = path.resolve(__dirname, "../../fixtures/plan");
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "plan-test-"))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** git with a fixed identity and no system config, as the tests' repositories need. */
-function git(cwd: string, ...args: string[]): Buffer {
-  return execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
-    cwd,
-    stdio: "pipe",
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" },
-  });
-}
 
 /** The fixture project, less its out/, as a git repository with `program.js` and one commit. */
 function fixtureRepo(name: string, stackFile: string, program: string): string {
