@@ -165,8 +165,9 @@ async function main() {
   console.log(
     `package folder: ${note}: ${(size.bytes / 1e6).toFixed(1)} MB in ${size.files} files`,
   );
+  const why = wanted === "sdk" ? "--classic-upload sdk" : "azure-cli is not installed";
   console.log(
-    `classic upload: ${az ? "az storage blob upload" : "@azure/storage-blob uploadFile in a node process (azure-cli is not installed)"}`,
+    `classic upload: ${az ? "az storage blob upload" : `@azure/storage-blob uploadFile in a node process (${why})`}`,
   );
   // Warm the page cache so the first round does not pay for the disk.
   fs.readFileSync(path.join(folder, "bin", "ffmpeg"));
