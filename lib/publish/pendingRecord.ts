@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { sweepLeftovers } from "../core/interrupt";
 
 export interface PendingRecord {
   /** The blob URL, without query string. */
@@ -47,8 +48,13 @@ export function withoutQuery(url: string): string {
   return u.toString();
 }
 
+/** A record being written: `<key>.json.<pid>.tmp`, renamed into place; the pid captured. */
+export const PENDING_TMP_RE = /^[0-9a-f]{16}\.json\.(\d+)\.tmp$/;
+
 export function writePendingRecord(file: string, record: PendingRecord): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
+  // What a run killed between the write and the rename left (a few hundred bytes, but left).
+  sweepLeftovers(path.dirname(file), PENDING_TMP_RE);
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(
     tmp,

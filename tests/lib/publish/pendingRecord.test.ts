@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -66,6 +67,20 @@ describe("writePendingRecord / readPendingRecord", () => {
       `${JSON.stringify({ storageUrl: BLOB, sha256: SHA })}\n`,
     );
     expect(readPendingRecord(recordFile())).toEqual({ storageUrl: BLOB, sha256: SHA });
+  });
+
+  test("a record a killed run left half written is removed; a live run's is left alone", () => {
+    const pending = path.dirname(recordFile());
+    fs.mkdirSync(pending, { recursive: true });
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid as number;
+    const other = "fedcba9876543210.json";
+    fs.writeFileSync(path.join(pending, `${other}.${dead}.tmp`), '{"storageUrl":');
+    fs.writeFileSync(path.join(pending, `${other}.${process.ppid}.tmp`), '{"storageUrl":');
+    fs.writeFileSync(path.join(pending, "notes.txt"), "not ours");
+    writePendingRecord(recordFile(), { storageUrl: BLOB, sha256: SHA });
+    expect(fs.readdirSync(pending).sort()).toEqual(
+      [path.basename(recordFile()), `${other}.${process.ppid}.tmp`, "notes.txt"].sort(),
+    );
   });
 
   test("without a sha256 (a zip still being built): no sha256 key, read back without one", () => {
