@@ -12,8 +12,9 @@
  * - A symlink to a file inside the folder is stored as that file (content and mode): zip symlinks
  *   are not documented to survive Batch's unpacking. A symlink to a directory, outside the folder,
  *   dangling or looping is refused, as are fifos, sockets and devices.
- * - A staging copy (`.<name>.<pid>.staging`, lib/package/stage) is refused, never zipped: another
- *   run is still copying it, or an interrupted one left it (`hpc-batch stage` removes those).
+ * - A staging copy another live process is writing (`.<name>.<pid>.staging`, lib/package/stage)
+ *   is refused, never zipped half copied. Once that process has ended the name is ordinary
+ *   content: `stage` removes the leftovers of stage.json's own files before any build.
  */
 import { statSync, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -175,14 +176,15 @@ export async function scanPackageFolder(
   const entryError = (rel: string, rule: string) =>
     new InputError(`path in package folder ${JSON.stringify(folder)}`, rel, rule);
 
-  /** A staging copy of stageFolder's: a partial file while its run lives, a leftover after. */
+  /** A staging copy of stageFolder's that another process is still writing. */
   const stagingRule = (name: string): string | undefined => {
     const m = STAGING_FILE_RE.exec(name);
-    if (!m) return undefined;
-    const pid = Number(m[1]);
-    return pid === process.pid || isProcessAlive(pid)
-      ? `is a copy another hpc-batch run (process ${pid}) is staging: run again once it has ended`
-      : `is a staging copy an interrupted hpc-batch run left (process ${pid} has ended): \`hpc-batch stage\` removes it`;
+    const pid = m ? Number(m[1]) : 0;
+    if (!m || pid === process.pid || !isProcessAlive(pid)) return undefined;
+    return (
+      `is a copy another hpc-batch run (process ${pid}) is staging: run again once it has ended ` +
+      `(if process ${pid} is not an hpc-batch run, rename the file)`
+    );
   };
 
   const entries: PackageEntry[] = [];

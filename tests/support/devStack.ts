@@ -81,7 +81,10 @@ export function linkFixtureProject(root: string, tmpRoot: string): string {
         fs.rmSync(tmp, { recursive: true, force: true }); // another worker made the same folder
         return dir;
       }
-      if (attempt === 3) throw err;
+      if (attempt === 3) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw err;
+      }
       // Stale links (a moved checkout, another link list): moved aside in one step, so a worker
       // racing this one finds either the stale folder or a complete one, never a missing one.
       const aside = `${dir}.stale-${process.pid}-${attempt}`;

@@ -47,7 +47,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await azurite.stop();
+  await azurite?.stop(); // undefined when startup failed: its own error is the one reported
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

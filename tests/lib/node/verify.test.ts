@@ -424,7 +424,7 @@ describe("--promote: the smoke task is the new version's canary", () => {
     azurite = await startAzurite();
   });
   afterAll(async () => {
-    await azurite.stop();
+    await azurite?.stop(); // undefined when startup failed: its own error is the one reported
   });
 
   interface PromoteRun {

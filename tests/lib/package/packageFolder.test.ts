@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -180,30 +180,6 @@ const refusals: Refusal[] = [
     message: (d) =>
       `${entryField(d)} "a-link" is invalid: must be a symlink to a regular file (it points to a fifo)`,
   },
-  {
-    // Two runs staging the same folder at once: the first to finish must not zip the other's copy.
-    name: "a staging copy another run is still writing",
-    setup: () =>
-      folder((d) => {
-        fs.mkdirSync(path.join(d, "bin"));
-        fs.writeFileSync(path.join(d, "bin", `.tool.${process.ppid}.staging`), "half a tool");
-      }),
-    message: (d) =>
-      `${entryField(d)} "bin/.tool.${process.ppid}.staging" is invalid: is a copy another hpc-batch run (process ${process.ppid}) is staging: run again once it has ended`,
-  },
-  {
-    name: "a staging copy an interrupted run left",
-    setup: () =>
-      folder((d) => {
-        const dead = spawnSync(process.execPath, ["-e", ""]).pid;
-        fs.writeFileSync(path.join(d, `.tool.${dead}.staging`), "half a tool");
-      }),
-    message: (d) => {
-      const name = fs.readdirSync(d).find((n) => n.endsWith(".staging")) as string;
-      const pid = name.split(".")[2];
-      return `${entryField(d)} ${JSON.stringify(name)} is invalid: is a staging copy an interrupted hpc-batch run left (process ${pid} has ended): \`hpc-batch stage\` removes it`;
-    },
-  },
 ];
 
 test.each(refusals)("refuses $name", async ({ setup, limits, message }) => {
@@ -213,6 +189,43 @@ test.each(refusals)("refuses $name", async ({ setup, limits, message }) => {
   expect(err).toBeInstanceOf(InputError);
   expect((err as Error).message).toBe(message(dir));
   expect(fs.readdirSync(tmp).sort()).toEqual(before); // nothing written
+});
+
+describe("staging copies (.<name>.<pid>.staging)", () => {
+  // A live process that is not this one, and one that has ended.
+  let live: ChildProcess;
+  beforeAll(() => {
+    live = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"], { stdio: "ignore" });
+  });
+  afterAll(() => live.kill());
+
+  test("one another live process is writing is refused, not zipped half copied", async () => {
+    // Two runs staging one folder at once: the first to finish must not zip the other's copy.
+    const name = `.tool.${live.pid}.staging`;
+    const dir = folder((d) => {
+      fs.mkdirSync(path.join(d, "bin"));
+      fs.writeFileSync(path.join(d, "bin", name), "half a tool");
+    });
+    await expect(scanPackageFolder(dir)).rejects.toThrow(
+      new InputError(
+        `path in package folder ${JSON.stringify(dir)}`,
+        `bin/${name}`,
+        `is a copy another hpc-batch run (process ${live.pid}) is staging: run again once it has ended (if process ${live.pid} is not an hpc-batch run, rename the file)`,
+      ),
+    );
+  });
+
+  test("once its process has ended, or with this process's id, the name is ordinary content", async () => {
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid as number;
+    const dir = folder((d) => {
+      fs.writeFileSync(path.join(d, `.notes.${dead}.staging`), "mine");
+      fs.writeFileSync(path.join(d, `.notes.${process.pid}.staging`), "mine too");
+    });
+    const scan = await scanPackageFolder(dir);
+    expect(scan.entries.map((e) => e.zipPath).sort()).toEqual(
+      [`.notes.${dead}.staging`, `.notes.${process.pid}.staging`, "ok.txt"].sort(),
+    );
+  });
 });
 
 test("refuses a socket", async () => {

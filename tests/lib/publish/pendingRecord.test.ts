@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -73,14 +73,19 @@ describe("writePendingRecord / readPendingRecord", () => {
     const pending = path.dirname(recordFile());
     fs.mkdirSync(pending, { recursive: true });
     const dead = spawnSync(process.execPath, ["-e", ""]).pid as number;
-    const other = "fedcba9876543210.json";
-    fs.writeFileSync(path.join(pending, `${other}.${dead}.tmp`), '{"storageUrl":');
-    fs.writeFileSync(path.join(pending, `${other}.${process.ppid}.tmp`), '{"storageUrl":');
-    fs.writeFileSync(path.join(pending, "notes.txt"), "not ours");
-    writePendingRecord(recordFile(), { storageUrl: BLOB, sha256: SHA });
-    expect(fs.readdirSync(pending).sort()).toEqual(
-      [path.basename(recordFile()), `${other}.${process.ppid}.tmp`, "notes.txt"].sort(),
-    );
+    const live = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"], { stdio: "ignore" });
+    try {
+      const other = "fedcba9876543210.json";
+      fs.writeFileSync(path.join(pending, `${other}.${dead}.tmp`), '{"storageUrl":');
+      fs.writeFileSync(path.join(pending, `${other}.${live.pid}.tmp`), '{"storageUrl":');
+      fs.writeFileSync(path.join(pending, "notes.txt"), "not ours");
+      writePendingRecord(recordFile(), { storageUrl: BLOB, sha256: SHA });
+      expect(fs.readdirSync(pending).sort()).toEqual(
+        [path.basename(recordFile()), `${other}.${live.pid}.tmp`, "notes.txt"].sort(),
+      );
+    } finally {
+      live.kill();
+    }
   });
 
   test("without a sha256 (a zip still being built): no sha256 key, read back without one", () => {

@@ -58,8 +58,8 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-publish-"));
 });
 afterAll(async () => {
-  await proxy.close();
-  await azurite.stop();
+  await proxy?.close(); // undefined when startup failed: its own error is the one reported
+  await azurite?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
