@@ -44,6 +44,7 @@ import { sha256File } from "../core/fileDigest";
 import type { PackageFile } from "../core/packageFile";
 import { chooseVersionsToDelete, type RetentionDecision } from "../core/retention";
 import {
+  loadUploadSdk,
   readBlobDigest,
   uploadPackage,
   type GrowingFile,
@@ -458,7 +459,11 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
       }
     }
     if (!storageUrl) {
-      const created = await createVersionWaitingForStorage(arm, opts, step);
+      const creating = createVersionWaitingForStorage(arm, opts, step);
+      // An upload comes next: its SDK loads while the PUT is on the wire (setImmediate: once the
+      // request is written), not after the answer.
+      const preload = setImmediate(loadUploadSdk);
+      const created = await creating.finally(() => clearImmediate(preload));
       if (!created.storageUrl) {
         throw failed(
           "version",

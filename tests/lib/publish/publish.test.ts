@@ -6,6 +6,7 @@ import * as yazl from "yazl";
 import { staticTokenCredential } from "../../../lib/azure/credentials";
 import { InputError } from "../../../lib/core/errors";
 import { buildPackage, type GrowingZip } from "../../../lib/package/zip";
+import * as upload from "../../../lib/azure/upload";
 import {
   immutableVersionMessage,
   pendingWithoutUrlMessage,
@@ -244,6 +245,36 @@ describe("publishPackage", () => {
       reused: 0,
       total: pkg.bytes,
     });
+  });
+
+  test("the storage SDK loads while the version PUT is on the wire, and not for an unchanged re-run", async () => {
+    const a = await standIn();
+    const pkg = await zip("preload", MiB);
+    const { opts, events } = options(a, pkg);
+    // Marks where the load happens among the steps, and how many version PUTs the stand-in had
+    // answered by then (the upload loads the SDK itself when it needs it).
+    const load = jest.spyOn(upload, "loadUploadSdk").mockImplementation(() => {
+      const answered = a.counts["PUT version"] ?? 0;
+      events.push({
+        kind: "step",
+        step: "version",
+        message: `(SDK loaded, ${answered} PUT answered)`,
+      });
+    });
+    try {
+      await publishPackage(opts);
+      expect(steps(events).slice(0, 3)).toEqual([
+        "application ffmpeg: created (locked: allowUpdates false)",
+        "(SDK loaded, 0 PUT answered)",
+        "version 1.0.0: created (Pending)",
+      ]);
+      expect(a.counts["PUT version"]).toBe(1);
+      load.mockClear();
+      await publishPackage(options(a, pkg).opts);
+      expect(load).not.toHaveBeenCalled();
+    } finally {
+      load.mockRestore();
+    }
   });
 
   test("unchanged re-run without state: reads the blob's sha256, uploads nothing, activates nothing", async () => {
