@@ -1,8 +1,9 @@
 /**
- * Defaults of the `hpc-batch:*` keys (re-exported by config.ts; here on their own so the CLI's
- * commands name them in `--help` without loading the config's validation at start-up), exactly as Pulumi.yaml declares them (a test keeps the two
+ * Defaults of the `hpc-batch:*` keys, exactly as Pulumi.yaml declares them (a test keeps the two
  * equal). An empty string or object means "unset": a name is then generated, the display name is
  * the id, the version is computed from the commits, the pool uses `BatchPool`'s defaults.
+ * Re-exported by config.ts; on their own here so the CLI's commands name them in `--help`
+ * without loading the config's validation at start-up.
  */
 export const CONFIG_DEFAULTS = {
   resourceGroupName: "",

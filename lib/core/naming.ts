@@ -203,7 +203,10 @@ export function isHttpsEndpoint(value: unknown): boolean {
 export const ARM_ENDPOINT_RULE =
   "must be an https:// URL of a Resource Manager endpoint, e.g. https://management.azure.com";
 
-/** An https URL without credentials, query or fragment, answered as given; else InputError naming `field`. */
+/**
+ * An https URL without credentials, query or fragment, answered as given; else an InputError
+ * naming `field` with ARM_ENDPOINT_RULE.
+ */
 export function validateArmEndpoint(field: string, value: unknown): string {
   if (!isHttpsEndpoint(value)) throw new InputError(field, value, ARM_ENDPOINT_RULE);
   return value as string;

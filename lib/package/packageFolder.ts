@@ -179,8 +179,9 @@ export async function scanPackageFolder(
   /** A staging copy of stageFolder's that another process is still writing. */
   const stagingRule = (name: string): string | undefined => {
     const m = STAGING_FILE_RE.exec(name);
-    const pid = m ? Number(m[1]) : 0;
-    if (!m || pid === process.pid || !isProcessAlive(pid)) return undefined;
+    if (!m) return undefined;
+    const pid = Number(m[1]);
+    if (pid === process.pid || !isProcessAlive(pid)) return undefined;
     return (
       `is a copy another hpc-batch run (process ${pid}) is staging: run again once it has ended ` +
       `(if process ${pid} is not an hpc-batch run, rename the file)`

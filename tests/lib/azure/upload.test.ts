@@ -10,6 +10,7 @@ import {
   redactUrl,
   uploadPackage,
   type GrowingFile,
+  type UploadOptions,
   type UploadProgress,
 } from "../../../lib/azure/upload";
 import {
@@ -654,6 +655,19 @@ describe("uploadPackage of a file still being written", () => {
     return { ...f, growing: new SteppedFile(`${f.file}.partial`, f.content) };
   }
 
+  /** Uploads `f` as it grows, in BLOCK blocks, two in flight, as every test below does. */
+  const uploadGrowing = (
+    f: ReturnType<typeof growing>,
+    opts: Pick<UploadOptions, "sha256" | "onProgress">,
+  ) =>
+    uploadPackage({
+      file: f.growing,
+      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+      blockSize: BLOCK,
+      concurrency: 2,
+      ...opts,
+    });
+
   /** The id of block `index` of `content`, as the uploader derives it. */
   const idOf = (content: Buffer, index: number) =>
     blockId(index, sha256(content.subarray(index * BLOCK, (index + 1) * BLOCK)));
@@ -692,12 +706,8 @@ describe("uploadPackage of a file still being written", () => {
     const sha = deferred<string>();
     const progress: UploadProgress[] = [];
     const lastSent = deferred<void>();
-    const upload = uploadPackage({
-      file: f.growing,
-      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+    const upload = uploadGrowing(f, {
       sha256: sha.promise,
-      blockSize: BLOCK,
-      concurrency: 2,
       onProgress: (p) => {
         progress.push(p);
         if (p.sent === size) lastSent.resolve();
@@ -759,13 +769,7 @@ describe("uploadPackage of a file still being written", () => {
   test("a header hole at offset 0 holds back only the block that holds it", async () => {
     const size = 3 * BLOCK + 10;
     const f = growing(size);
-    const upload = uploadPackage({
-      file: f.growing,
-      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
-      sha256: f.sha,
-      blockSize: BLOCK,
-      concurrency: 2,
-    });
+    const upload = uploadGrowing(f, { sha256: f.sha });
     f.growing.advance(size, [0, 30]);
     await f.growing.waiting(2);
     expect(await staged(f.name)).toEqual(idsAt(f.content, [1, 2]));
@@ -781,12 +785,8 @@ describe("uploadPackage of a file still being written", () => {
     const size = 4 * BLOCK;
     const f = growing(size);
     const progress: UploadProgress[] = [];
-    const upload = uploadPackage({
-      file: f.growing,
-      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+    const upload = uploadGrowing(f, {
       sha256: f.sha,
-      blockSize: BLOCK,
-      concurrency: 2,
       onProgress: (p) => progress.push(p),
     });
     // All bytes final, the size not yet known: the workers wait on blocks 4 and 5.
@@ -813,12 +813,8 @@ describe("uploadPackage of a file still being written", () => {
   test("a file smaller than one block: one block", async () => {
     const f = growing(1000);
     const progress: UploadProgress[] = [];
-    const upload = uploadPackage({
-      file: f.growing,
-      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+    const upload = uploadGrowing(f, {
       sha256: f.sha,
-      blockSize: BLOCK,
-      concurrency: 2,
       onProgress: (p) => progress.push(p),
     });
     await f.growing.waiting(2);
@@ -835,12 +831,8 @@ describe("uploadPackage of a file still being written", () => {
     const f = growing(size);
     const sha = deferred<string>();
     const lastSent = deferred<void>();
-    const upload = uploadPackage({
-      file: f.growing,
-      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
+    const upload = uploadGrowing(f, {
       sha256: sha.promise,
-      blockSize: BLOCK,
-      concurrency: 2,
       onProgress: (p) => p.sent === size && lastSent.resolve(),
     });
     f.growing.complete();
@@ -862,13 +854,7 @@ describe("uploadPackage of a file still being written", () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
-    const upload = uploadPackage({
-      file: f.growing,
-      storageUrl: proxy.via(azurite.sasUrl(CONTAINER, f.name)),
-      sha256: sha.promise,
-      blockSize: BLOCK,
-      concurrency: 2,
-    });
+    const upload = uploadGrowing(f, { sha256: sha.promise });
     f.growing.advance(2 * BLOCK + 100);
     await f.growing.waiting(2);
     expect(await staged(f.name)).toEqual(ids(f.content, 2));
