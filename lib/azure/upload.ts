@@ -337,6 +337,9 @@ export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> 
     let failed = false;
 
     const stageNext = async () => {
+      // One buffer per worker, reused for each of its blocks (a block is sent before the next
+      // read): fresh memory costs a page fault per 4 KiB on first touch (lib/core/fileDigest).
+      let buffer: Buffer | undefined;
       while (!failed && (total === undefined || next < blocks(total))) {
         const index = next++;
         const offset = index * blockSize;
@@ -349,7 +352,8 @@ export async function uploadPackage(opts: UploadOptions): Promise<UploadResult> 
           if (total !== undefined && index >= blocks(total)) return;
         }
         const length = total === undefined ? blockSize : Math.min(blockSize, total - offset);
-        const block = Buffer.allocUnsafe(length);
+        buffer ??= Buffer.allocUnsafe(blockSize);
+        const block = buffer.subarray(0, length);
         let read = 0;
         while (read < length) {
           const r = await file.read(block, read, length - read, offset + read);

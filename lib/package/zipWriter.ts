@@ -40,10 +40,10 @@
  * one without the same CPU-specific paths) may pick different, equally valid, matches.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as zlib from "node:zlib";
+import { sha256File } from "../core/fileDigest";
 
 /** ZIP32 fields of 4 bytes: 0xFFFFFFFF means "see ZIP64", so the largest plain value is one less. */
 export const MAX_ZIP32_BYTES = 0xffff_fffe;
@@ -254,6 +254,11 @@ export class ZipWriter {
   private readonly hash = createHash("sha256");
   /** False once an entry was too large to hold: the file is then hashed by reading it back. */
   private hashInOrder = true;
+  /**
+   * Piece buffers, reused from piece to piece and entry to entry: fresh memory costs a page
+   * fault per 4 KiB on first touch (lib/core/fileDigest), 68 MB of it for ffmpeg.
+   */
+  private readonly pieceBuffers: Buffer[] = [];
   /** Offset of the next byte appended. */
   private pos = 0;
   /** Appended bytes not yet written, starting at `pendingAt`. */
@@ -387,11 +392,7 @@ export class ZipWriter {
       if (this.hashInOrder) {
         sha256 = this.hash.digest("hex");
       } else {
-        const again = createHash("sha256");
-        for await (const chunk of createReadStream(this.path, { highWaterMark: 1 << 20 })) {
-          again.update(chunk as Buffer);
-        }
-        sha256 = again.digest("hex");
+        sha256 = (await sha256File(this.path)).sha256;
       }
     });
     return { bytes: this.pos, sha256, entries: this.central.length };
@@ -546,7 +547,17 @@ export class ZipWriter {
       for (let i = 0; i < pieces; i++) {
         // Read the next piece while earlier ones compress.
         const length = Math.min(this.chunkSize, opts.size - read);
-        const piece = await readExactly(input, length, read, label, opts.size);
+        // The ring's slot of piece i - ring is free again: at most `window` jobs are pending
+        // (pieces i - window .. i - 1), and each reads its predecessor as its dictionary.
+        const slot = i % (window + 2);
+        this.pieceBuffers[slot] ??= Buffer.allocUnsafe(this.chunkSize);
+        const piece = await readExactly(
+          input,
+          this.pieceBuffers[slot].subarray(0, length),
+          read,
+          label,
+          opts.size,
+        );
         read += length;
         const last = i === pieces - 1;
         if (last) await expectEnd(input, label, opts.size, read);
@@ -652,15 +663,15 @@ function changedError(name: string, expected: number, detail: string): Error {
   );
 }
 
-/** Reads exactly `length` bytes at `position` into a new buffer, or fails: the file shrank. */
+/** Fills `buf` with the bytes at `position`, or fails: the file shrank. */
 async function readExactly(
   fh: fs.FileHandle,
-  length: number,
+  buf: Buffer,
   position: number,
   name: string,
   expected: number,
 ): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+  const length = buf.length;
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, position + got);

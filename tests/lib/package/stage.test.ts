@@ -318,9 +318,9 @@ test("a missing folder is named as the caller names it", async () => {
 describe("stage records", () => {
   // A clock far past every file's ctime: records are written. Staging itself never waits.
   const LATER = () => 4_000_000_000_000_000_000n;
-  // Pulumi's closure serializer and ts-jest leave node:fs itself in place: spy on that object.
+  // Pulumi's closure serializer and ts-jest leave node:fs/promises itself in place: spy on it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const nodeFs = require("node:fs") as typeof import("node:fs");
+  const nodeFsPromises = require("node:fs/promises") as typeof import("node:fs/promises");
   const source = () => path.join(project, "node_modules", "@acme", "tool", "bin", "tool");
   const dest = () => path.join(app, "bin", "tool");
   const recordFile = () => stageRecordPath(path.join(project, "node_modules"), dest());
@@ -331,7 +331,8 @@ describe("stage records", () => {
 
   /** Stages; answers the actions and the files read to compare content. */
   async function stage(now = LATER): Promise<{ actions: string[]; read: string[] }> {
-    const spy = jest.spyOn(nodeFs, "createReadStream");
+    // Content is compared through sha256File (lib/core/fileDigest), which opens each file.
+    const spy = jest.spyOn(nodeFsPromises, "open");
     try {
       const staged = await stageFolder({ folder: app, now });
       const read = spy.mock.calls.map(([p]) => String(p)).filter((p) => p.startsWith(tmp));
