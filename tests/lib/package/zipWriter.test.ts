@@ -280,6 +280,25 @@ describe("deterministic", () => {
     expect(fs.readFileSync(shuffled.zipPath).equals(fs.readFileSync(inOrder.zipPath))).toBe(true);
   });
 
+  test("a piece that waits for the pool keeps its bytes (the writer reuses piece buffers)", async () => {
+    const inOrder = await writeZip("w1.zip", specs, { chunkSize: 32 * 1024, concurrency: 1 });
+    // The real deflate starts late for the first piece of every four, so it reads its input and
+    // dictionary after later pieces were read: a piece buffer reused too early shows in the bytes.
+    const nodeZlib = jest.requireActual<typeof zlib>("node:zlib");
+    const real = nodeZlib.deflateRaw;
+    let calls = 0;
+    jest.spyOn(nodeZlib, "deflateRaw").mockImplementation(((
+      buf: zlib.InputType,
+      options: zlib.ZlibOptions,
+      cb: zlib.CompressCallback,
+    ) => {
+      setTimeout(() => real(buf, options, cb), calls++ % 4 === 0 ? 30 : 0);
+    }) as never);
+    const late = await writeZip("w2.zip", specs, { chunkSize: 32 * 1024, concurrency: 2 });
+    expect(calls).toBeGreaterThan(40);
+    expect(fs.readFileSync(late.zipPath).equals(fs.readFileSync(inOrder.zipPath))).toBe(true);
+  });
+
   test("an entry too large to hold for hashing: same bytes, hash read back from the file", async () => {
     const held = await writeZip("held.zip", specs, { chunkSize });
     const streamed = await writeZip("streamed.zip", specs, { chunkSize, holdBytes: 0 });
