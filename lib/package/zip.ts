@@ -20,6 +20,7 @@ import * as path from "node:path";
 import { InputError, throwIfAny } from "../core/errors";
 import { sha256File } from "../core/fileDigest";
 import { pausePoint, sweepLeftovers, trackTemp, untrackTemp } from "../core/interrupt";
+import { makeOutputDir } from "../core/outputDir";
 import type { PackageInfo } from "../core/packageFile";
 import { validateApplicationId, validateApplicationVersion } from "../core/naming";
 import { PackageLimits, resolveLimits, scanPackageFolder } from "./packageFolder";
@@ -347,7 +348,7 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
   // What a run killed outright left (its process is gone).
   sweepLeftovers(outDir, PARTIAL_RE);
   const previousZip = await existingZip(recordPath, finalPath);
-  await fs.mkdir(outDir, { recursive: true });
+  await makeOutputDir(outDir, "outDir", opts.outDir);
   // Same directory as the final path, so the rename is atomic.
   const tmpPath = trackTemp(
     path.join(outDir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.partial`),

@@ -21,6 +21,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { checkStackFileKeys, parseStackConfig, type StackSettings } from "../core/config";
 import { InputError } from "../core/errors";
+import { makeOutputDirSync } from "../core/outputDir";
 import { diffPlans, type PlanDiff } from "./planDiff";
 import { PACKAGE_VERSION_TYPE, PlanState, STAND_IN_SUBSCRIPTION } from "./planState";
 import {
@@ -301,6 +302,11 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
     unversioned: UNVERSIONED,
     applicationId: app.id,
     outDir: path.join(root, "out"),
+  }).catch((err: unknown) => {
+    // Not a setting the user gave: the project's own out/ folder, named as such.
+    throw err instanceof InputError && err.field === "outDir"
+      ? new InputError("the project's out/ folder", err.value, err.rule)
+      : err;
   });
   const pkg: PlanPackage = {
     applicationId: built.applicationId,
@@ -477,7 +483,7 @@ async function finish(
   ];
   assertNoSecrets(json, secrets);
   assertNoSecrets(markdown, secrets);
-  fs.mkdirSync(opts.outDir, { recursive: true });
+  makeOutputDirSync(opts.outDir, "--out-dir", opts.outDir);
   const files = {
     json: path.join(opts.outDir, "plan.json"),
     markdown: path.join(opts.outDir, "plan.md"),

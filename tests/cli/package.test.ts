@@ -20,6 +20,17 @@ afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
+test("--out through a symbolic link whose target is gone: names the flag and the link, exit 2", async () => {
+  fs.symlinkSync(path.join(tmp, "gone"), out);
+  const res = await runCli(["package", "--folder", app, "--out", out, "--version", "1.0.0"]);
+  expect(res).toEqual({
+    code: 2,
+    stdout: "",
+    stderr: `hpc-batch package: --out ${JSON.stringify(out)} is invalid: must be a folder hpc-batch can create or write to: ${out} is a symbolic link to ${path.join(tmp, "gone")}, which does not exist (remove the link, or create what it points to)\n`,
+  });
+  expect(fs.readdirSync(tmp).sort()).toEqual(["hpc-application", "out"]);
+});
+
 test("--json prints exactly path, sha256, bytes, version and applicationId", async () => {
   const res = await runCli([
     "package",

@@ -580,14 +580,27 @@ describe("policies", () => {
 });
 
 test("an error that is not bad input still never prints a SAS", async () => {
-  // --out-dir under a file: writing fails with an error quoting the path, which holds a SAS.
+  // plan.json a folder in --out-dir: writing fails with an error quoting the path, with its SAS.
+  const sasPath = path.join(tmp, "x?sv=2022-11-02&se=2030-01-01&sp=r&sig=c2lnbmF0dXJl");
+  fs.mkdirSync(path.join(sasPath, "plan.json"), { recursive: true });
+  const res = await plan(["--project", fixture, "--stack", "secrets", "--out-dir", sasPath]);
+  expect(res.code).toBe(1);
+  expect(res.stderr).toContain(
+    `EISDIR: illegal operation on a directory, open '${tmp}/x?[redacted`,
+  );
+  expect(res.stderr).not.toContain("c2lnbmF0dXJl");
+}, 60_000);
+
+test("--out-dir under a file is bad input that names the file; its SAS is not printed", async () => {
   const blocker = path.join(tmp, "blocker");
   fs.writeFileSync(blocker, "");
   const sasPath = path.join(blocker, "x?sv=2022-11-02&se=2030-01-01&sp=r&sig=c2lnbmF0dXJl");
   const res = await plan(["--project", fixture, "--stack", "secrets", "--out-dir", sasPath]);
-  expect(res.code).toBe(1);
-  expect(res.stderr).toContain(`${blocker}/x?[redacted shared access signature]`);
-  expect(res.stderr).not.toContain("c2lnbmF0dXJl");
+  expect(res.code).toBe(2);
+  expect(res.stderr).toBe(
+    `hpc-batch plan: --out-dir "${blocker}/x?[redacted shared access signature]" is invalid: ` +
+      `must be a folder hpc-batch can create or write to: ${blocker} is a file, not a folder\n`,
+  );
 }, 60_000);
 
 test("a stack file with `configs:` instead of `config:` is refused, naming the key (exit 2)", async () => {

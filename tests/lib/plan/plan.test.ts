@@ -585,6 +585,21 @@ test.each([
   expect(fs.existsSync(outDir)).toBe(false);
 });
 
+test("out/ a symbolic link whose target is gone: the plan names the link; nothing is written", async () => {
+  const root = fixtureRepo(
+    "dangling",
+    "config:\n  azure-native:location: westeurope\n",
+    "exports.x = 1;\n",
+  );
+  fs.symlinkSync(path.join(tmp, "gone-out"), path.join(root, "out"));
+  const outDir = path.join(tmp, "dangling-plan");
+  const run = runPlan({ root, stack: "dangling", outDir, program: path.join(root, "program.js") });
+  await expect(run).rejects.toThrow(
+    `the project's out/ folder ${JSON.stringify(path.join(root, "out"))} is invalid: must be a folder hpc-batch can create or write to: ${path.join(root, "out")} is a symbolic link to ${path.join(tmp, "gone-out")}, which does not exist (remove the link, or create what it points to)`,
+  );
+  expect(fs.existsSync(outDir)).toBe(false);
+});
+
 test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned and says why", async () => {
   // A repository with the fixture project, cloned at depth 1 as CI systems do by default.
   const origin = fixtureRepo(
