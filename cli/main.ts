@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { InputError } from "../lib/core/errors";
+import { SDK_BUNDLE_FILES, useSdkBundles, type SdkBundles } from "../lib/azure/azureSdk";
 import { exitOnInterrupt } from "../lib/core/interrupt";
 import { EXIT_BAD_INPUT, EXIT_FAILED, type CommandContext } from "./context";
 
@@ -108,11 +109,26 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
+ * The Azure SDK bundles `npm run build` writes beside the compiled CLI (`<dist>/vendor/`, for
+ * `<dist>/cli/main.js`) that are there: without one (esbuild missing at build time) the CLI
+ * loads that SDK's packages, as everything else does.
+ */
+export function sdkBundles(cliDir: string): SdkBundles {
+  const found: SdkBundles = {};
+  for (const [name, file] of Object.entries(SDK_BUNDLE_FILES)) {
+    const full = path.join(cliDir, "..", "vendor", file);
+    if (fs.existsSync(full)) found[name as keyof SdkBundles] = full;
+  }
+  return found;
+}
+
+/**
  * The process entry point (bin/hpc-batch.js): runs `main`, sets the exit code, and ends a run
  * interrupted by SIGINT or SIGTERM with one line and exit 130, its temporary files removed.
  */
 export function run(argv: string[]): Promise<void> {
   exitOnInterrupt(() => commandOf(argv));
+  useSdkBundles(sdkBundles(__dirname));
   return main(argv).then(
     (code) => {
       process.exitCode = code;

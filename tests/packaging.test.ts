@@ -32,6 +32,9 @@ const ALLOWED = [
   /^docs\/[\w-]+\.md$/,
   /^dist\/index\.(js|d\.ts)$/,
   /^dist\/(cli|components|lib|policy)\/[\w/-]+\.(js|d\.ts)$/,
+  // The CLI's Azure SDK bundles and their packages' licenses (scripts/sdkBundles.js).
+  /^dist\/vendor\/azure-[\w-]+\.js$/,
+  /^dist\/vendor\/azure-sdk\.LICENSES\.txt$/,
 ];
 
 let files: string[];
@@ -52,6 +55,10 @@ test("ships what a consumer and the CLI load", () => {
     "dist/components/index.d.ts",
     "dist/components/index.js",
     "dist/index.js",
+    "dist/vendor/azure-arm.js",
+    "dist/vendor/azure-identity.js",
+    "dist/vendor/azure-sdk.LICENSES.txt",
+    "dist/vendor/azure-storage-blob.js",
     "docs/components.md",
     "package.json",
   ];

@@ -17,6 +17,7 @@ import type * as armBatch from "@azure/arm-batch";
 import type { BatchManagementClient } from "@azure/arm-batch";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
+import { armSdk } from "./azureSdk";
 import { armScope } from "./credentials";
 import { batchApplicationResourceId } from "../core/naming";
 
@@ -187,13 +188,11 @@ function retryObserver(onRetry: (r: RetriedAnswer) => void, maxRetries: number):
 }
 
 /**
- * Loaded on first use, not with this module: a command that never reaches the SDK (help, an
- * unchanged publish, a plan) does not pay for loading it. A package name inside the function is
- * also what Pulumi's closure serializer keeps as `require(...)` in a dynamic provider.
+ * Loaded on first use, not with this module: a command that never reaches the SDK (help, a
+ * plan) does not pay for loading it. In the CLI, from its one-file bundle (./azureSdk).
  */
 function sdk(): typeof armBatch {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require("@azure/arm-batch") as typeof armBatch;
+  return armSdk().armBatch;
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import { describeNetworkError } from "../core/networkError";
+import { identitySdk } from "./azureSdk";
 
 /** The public cloud's Resource Manager endpoint. */
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
@@ -136,8 +137,7 @@ export function resolveCredentials(env: NodeJS.ProcessEnv = process.env): Creden
     };
   }
   // Loaded on demand: @azure/identity pulls in MSAL, which the token path never needs.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
+  const { DefaultAzureCredential } = identitySdk();
   const chain = new DefaultAzureCredential();
   return {
     arm: chain,

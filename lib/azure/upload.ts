@@ -15,8 +15,8 @@ import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import type * as storageBlob from "@azure/storage-blob";
 import type { BlockBlobClient, StoragePipelineOptions } from "@azure/storage-blob";
-import type * as coreRest from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
+import { armSdk, storageBlobSdk } from "./azureSdk";
 import { STORAGE_SCOPE } from "./credentials";
 import { dropFormDataPolicy } from "./pipeline";
 
@@ -134,8 +134,7 @@ export function blockId(index: number, blockSha256Hex: string): string {
  * also what Pulumi's closure serializer keeps as `require(...)` in a dynamic provider.
  */
 function sdk(): typeof storageBlob {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require("@azure/storage-blob") as typeof storageBlob;
+  return storageBlobSdk();
 }
 
 /**
@@ -186,8 +185,7 @@ export async function readBlobDigest(
   credential?: TokenCredential,
   retry: UploadRetryOptions = {},
 ): Promise<{ bytes: number; sha256?: string } | undefined> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const rest = require("@azure/core-rest-pipeline") as typeof coreRest;
+  const { rest } = armSdk();
   const sas = hasSas(storageUrl);
   if (!sas && !credential) throw noCredentialError(storageUrl);
   const pipeline = rest.createPipelineFromOptions({

@@ -2,7 +2,8 @@
  * The hpc-batch CLI as a process of its own, run from the current sources: for tests that
  * interrupt, kill or re-run a real run (signals need a process; a stale `dist/` must not decide a
  * test). `compileCli` transpiles cli/, lib/ and policy/ (TypeScript's transpileModule, as ts-jest
- * does) with an entry that does what bin/hpc-batch.js does, once per content of those sources.
+ * does) with an entry that does what bin/hpc-batch.js does, and bundles the Azure SDK beside it
+ * as `npm run build` does (scripts/sdkBundles.js), once per content of those sources.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -41,8 +42,14 @@ export function compileCli(): string {
   const files = sources();
   const key = createHash("sha256");
   const typescriptPackage = path.join(ROOT, "node_modules", "typescript", "package.json");
-  for (const file of [typescriptPackage, path.join(ROOT, "package.json")])
-    key.update(fs.readFileSync(file)).update("\0");
+  const inputs = [
+    typescriptPackage,
+    path.join(ROOT, "package.json"),
+    // The bundled SDK's versions, and how it is bundled.
+    path.join(ROOT, "package-lock.json"),
+    path.join(ROOT, "scripts", "sdkBundles.js"),
+  ];
+  for (const file of inputs) key.update(fs.readFileSync(file)).update("\0");
   for (const rel of files)
     key
       .update(rel)
@@ -72,6 +79,12 @@ export function compileCli(): string {
   }
   fs.copyFileSync(path.join(ROOT, "package.json"), path.join(tmp, "package.json"));
   fs.writeFileSync(path.join(tmp, "hpc-batch.js"), ENTRY);
+  // Where the CLI looks for them (cli/main.ts sdkBundles): the process tests use them, as users do.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { buildSdkBundles } = require("../../scripts/sdkBundles") as {
+    buildSdkBundles: (dir: string, root: string) => void;
+  };
+  buildSdkBundles(path.join(tmp, "vendor"), ROOT);
   try {
     fs.renameSync(tmp, dir);
   } catch (err) {

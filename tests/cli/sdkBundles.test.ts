@@ -1,0 +1,130 @@
+/**
+ * The CLI as users run it (a process of its own, with the SDK bundles beside it as `npm run build`
+ * lays them out) loads each Azure SDK from its bundle, never from the packages, and its calls keep
+ * the REST contract the stand-ins check.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
+import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
+import { compileCli, startCli } from "../support/cliProcess";
+
+const SUB = "00000000-0000-0000-0000-0000000000b1";
+let azurite: Azurite;
+let arm: ArmBatchStandIn | undefined;
+let tmp: string;
+let entry: string;
+const token = fakeEntraToken();
+
+beforeAll(async () => {
+  entry = compileCli();
+  azurite = await startAzurite();
+}, 120_000);
+afterAll(async () => {
+  await azurite?.stop();
+});
+beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cli-sdk-bundles-"))));
+afterEach(async () => {
+  const violations = arm?.violations;
+  await arm?.close();
+  arm = undefined;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  if (violations) expect(violations).toEqual([]);
+});
+
+/** Runs the CLI; answers its result and every module file it loaded. */
+async function run(args: string[], env: NodeJS.ProcessEnv) {
+  const loaded = path.join(tmp, `loaded-${args[0]}.json`);
+  const hook = path.join(tmp, "hook.js");
+  fs.writeFileSync(
+    hook,
+    'process.on("exit", () => require("node:fs").writeFileSync(process.env.LOADED_FILE, ' +
+      "JSON.stringify(Object.keys(require.cache))));\n",
+  );
+  // Nothing of the machine's Azure sign-in leaks in (az, pwsh and azd are not on this PATH).
+  const clean: NodeJS.ProcessEnv = {};
+  for (const k of Object.keys(process.env)) if (/^(AZURE|ARM|MSI|IDENTITY)_/.test(k)) clean[k] = "";
+  const nodeOnly = path.join(tmp, "path");
+  fs.mkdirSync(nodeOnly, { recursive: true });
+  if (!fs.existsSync(path.join(nodeOnly, "node"))) {
+    fs.symlinkSync(process.execPath, path.join(nodeOnly, "node"));
+  }
+  const res = await startCli(entry, args, {
+    cwd: tmp,
+    env: {
+      ...clean,
+      PATH: nodeOnly,
+      HOME: tmp,
+      NODE_OPTIONS: `--require ${hook}`,
+      LOADED_FILE: loaded,
+      ...env,
+    },
+  }).done;
+  const files = JSON.parse(fs.readFileSync(loaded, "utf8")) as string[];
+  const vendor = path.join(path.dirname(entry), "vendor");
+  return {
+    ...res,
+    bundles: files.filter((f) => f.startsWith(vendor)).map((f) => path.relative(vendor, f)),
+    packages: [
+      ...new Set(
+        files
+          .map((f) => /node_modules[/\\](@azure[/\\][^/\\]+)/.exec(f)?.[1])
+          .filter((p): p is string => p !== undefined),
+      ),
+    ],
+  };
+}
+
+/**
+ * The ARM stand-in, and a one-file app packaged by the CLI (which loads no bundle): answers
+ * the publish arguments for that zip.
+ */
+async function packaged(): Promise<string[]> {
+  arm = await startArmBatchStandIn({
+    azurite,
+    subscriptionId: SUB,
+    resourceGroup: "rg",
+    account: "acct",
+    token,
+  });
+  const app = path.join(tmp, "app");
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, "run.sh"), "#!/bin/sh\necho run\n", { mode: 0o755 });
+  const out = path.join(tmp, "out");
+  const pkg = await run(
+    ["package", "--folder", app, "--out", out, "--application-id", "tool", "--version", "1.0.0"],
+    {},
+  );
+  expect({ code: pkg.code, stderr: pkg.stderr, bundles: pkg.bundles }).toEqual({
+    code: 0,
+    stderr: "",
+    bundles: [],
+  });
+  return [
+    "publish",
+    "--zip",
+    path.join(out, "tool-1.0.0.zip"),
+    ...["--subscription", SUB, "--resource-group", "rg", "--account", "acct"],
+    ...["--application", "tool", "--version", "1.0.0", "--arm-endpoint", arm.url],
+  ];
+}
+
+test("publish --zip of a new version: the ARM and storage bundles, no @azure package", async () => {
+  const pub = await run([...(await packaged()), "--json"], { AZURE_ACCESS_TOKEN: token });
+  expect(pub.code).toBe(0);
+  expect(pub.stderr.split("\n").at(-2)).toBe("activate: version 1.0.0 is Active");
+  expect(JSON.parse(pub.stdout)).toMatchObject({ outcome: "published", version: "1.0.0" });
+  expect(pub.bundles.sort()).toEqual(["azure-arm.js", "azure-storage-blob.js"]);
+  expect(pub.packages).toEqual([]);
+}, 60_000);
+
+test("no token: the credential chain comes from the identity bundle; no @azure package", async () => {
+  const args = await packaged();
+  // The chain finds no sign-in here (no az on PATH, an empty HOME), or, on a machine with a
+  // managed identity, a token the stand-in refuses: either way the command fails.
+  const res = await run(args, {});
+  expect(res.code).toBe(1);
+  expect(res.bundles).toContain("azure-identity.js");
+  expect(res.packages).toEqual([]);
+}, 60_000);
