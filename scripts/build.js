@@ -81,8 +81,20 @@ function inputs() {
     .join("\n");
 }
 
+/** True when esbuild is installed: the build then writes dist/vendor/, so it must be there. */
+function bundlerInstalled() {
+  try {
+    require.resolve("esbuild", { paths: [root] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function upToDate(current) {
   if (!ENTRY_POINTS.every((f) => fs.existsSync(path.join(root, f)))) return false;
+  // Built once without esbuild, since installed: build again.
+  if (bundlerInstalled() && !fs.existsSync(path.join(root, VENDOR))) return false;
   try {
     return fs.readFileSync(STAMP, "utf8") === current;
   } catch {

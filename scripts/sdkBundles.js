@@ -33,11 +33,43 @@ function bundledPackages(metafile, root) {
   return dirs;
 }
 
+/** Where Node.js would find package `name` from `dir` (node_modules up the tree), if installed. */
+function installedFrom(dir, name) {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const candidate = path.join(d, "node_modules", name);
+    if (fs.existsSync(path.join(candidate, "package.json"))) return candidate;
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * `dirs` and the installed dependencies of each, transitively: a package may ship code of its
+ * dependencies inlined in its own files (@azure/msal-node holds @azure/msal-common; fast-xml-parser
+ * holds strnum and others), which the bundle then holds without esbuild listing their files.
+ */
+function withDependencies(dirs) {
+  const all = new Set(dirs);
+  const queue = [...dirs];
+  while (queue.length > 0) {
+    const dir = queue.pop();
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+    for (const name of Object.keys(meta.dependencies ?? {})) {
+      const found = installedFrom(dir, name);
+      if (found && !all.has(found)) {
+        all.add(found);
+        queue.push(found);
+      }
+    }
+  }
+  return all;
+}
+
 /** Each bundled package's name, version, license and license text. */
 function licenseNotice(packageDirs) {
   const parts = [
     `Third-party packages bundled in ${Object.keys(BUNDLES).join(", ")} ` +
-      "(scripts/sdkBundles.js), with their licenses.",
+      "(scripts/sdkBundles.js), and the installed dependencies of each (whose code a package " +
+      "may hold inlined), with their licenses.",
   ];
   for (const dir of [...packageDirs].sort()) {
     const meta = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
@@ -68,10 +100,14 @@ function buildSdkBundles(dir, root = path.join(__dirname, "..")) {
       logLevel: "error",
       legalComments: "eof",
       metafile: true,
+      // Paths in the metafile relative to `root` whatever the working directory.
+      absWorkingDir: root,
+      // Class and function names as in the packages (log lines, error names, name checks).
+      keepNames: true,
     });
     for (const p of bundledPackages(result.metafile, root)) packages.add(p);
   }
-  fs.writeFileSync(path.join(dir, LICENSES), licenseNotice(packages));
+  fs.writeFileSync(path.join(dir, LICENSES), licenseNotice(withDependencies(packages)));
 }
 
 module.exports = { buildSdkBundles, SDK_BUNDLE_FILES: Object.keys(BUNDLES), LICENSES };

@@ -2,8 +2,7 @@
  * Where the Azure SDK packages load from: as installed, or, in the CLI, from the one-file bundles
  * `npm run build` writes beside it (scripts/sdkBundles.js, dist/vendor/): each loads about 50 ms
  * sooner than its packages' several hundred files. Only the CLI's entry points here at the
- * bundles; a Pulumi program, its dynamic providers (which serialize the functions below with no
- * bundle set, so with their package `require`s) and the tests load the packages.
+ * bundles; a Pulumi program, its dynamic providers and the tests load the packages.
  */
 import type * as armBatch from "@azure/arm-batch";
 import type * as coreRest from "@azure/core-rest-pipeline";
@@ -25,17 +24,28 @@ export interface ArmSdk {
   rest: typeof coreRest;
 }
 
-let bundles: SdkBundles = {};
+/**
+ * Where the choice is kept: a property of the process's global object, read at each call, not a
+ * module variable. A dynamic provider's serialized functions capture module variables by value,
+ * so a bundle path set in the deploying process would travel into the stack's state and fail on
+ * another machine; a global is looked up where the provider runs (there: none, the packages).
+ */
+const BUNDLES_KEY = "__hpcBatchSdkBundles";
+
+function bundles(): SdkBundles {
+  return ((globalThis as Record<string, unknown>)[BUNDLES_KEY] as SdkBundles | undefined) ?? {};
+}
 
 /** The bundle files to load instead of the packages (the CLI's entry); `{}` for the packages. */
 export function useSdkBundles(files: SdkBundles): void {
-  bundles = { ...files };
+  (globalThis as Record<string, unknown>)[BUNDLES_KEY] = { ...files };
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 /** @azure/arm-batch and @azure/core-rest-pipeline, loaded on first use. */
 export function armSdk(): ArmSdk {
-  if (bundles.arm !== undefined) return require(bundles.arm) as ArmSdk;
+  const { arm } = bundles();
+  if (arm !== undefined) return require(arm) as ArmSdk;
   return {
     armBatch: require("@azure/arm-batch") as typeof armBatch,
     rest: require("@azure/core-rest-pipeline") as typeof coreRest,
@@ -44,13 +54,15 @@ export function armSdk(): ArmSdk {
 
 /** @azure/storage-blob, loaded on first use. */
 export function storageBlobSdk(): typeof storageBlob {
-  if (bundles.storageBlob !== undefined) return require(bundles.storageBlob) as typeof storageBlob;
+  const file = bundles().storageBlob;
+  if (file !== undefined) return require(file) as typeof storageBlob;
   return require("@azure/storage-blob") as typeof storageBlob;
 }
 
 /** @azure/identity, loaded on first use. */
 export function identitySdk(): typeof identity {
-  if (bundles.identity !== undefined) return require(bundles.identity) as typeof identity;
+  const file = bundles().identity;
+  if (file !== undefined) return require(file) as typeof identity;
   return require("@azure/identity") as typeof identity;
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

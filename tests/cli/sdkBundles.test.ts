@@ -119,12 +119,15 @@ test("publish --zip of a new version: the ARM and storage bundles, no @azure pac
   expect(pub.packages).toEqual([]);
 }, 60_000);
 
-test("no token: the credential chain comes from the identity bundle; no @azure package", async () => {
+test("no token: the credential chain comes from the identity bundle and fails with the fix", async () => {
   const args = await packaged();
-  // The chain finds no sign-in here (no az on PATH, an empty HOME), or, on a machine with a
-  // managed identity, a token the stand-in refuses: either way the command fails.
-  const res = await run(args, {});
-  expect(res.code).toBe(1);
+  // The chain limited to the Azure CLI credential (identity's AZURE_TOKEN_CREDENTIALS), with no
+  // az on PATH: nothing to sign in with on any machine, managed identity or not.
+  const res = await run(args, { AZURE_TOKEN_CREDENTIALS: "AzureCliCredential" });
+  expect({ code: res.code, stderr: res.stderr }).toEqual({
+    code: 1,
+    stderr: `hpc-batch publish: no Azure credential for ${arm!.url}/.default: run az login, or set AZURE_ACCESS_TOKEN to a token for it (a pipeline: AZURE_CLIENT_ID and AZURE_TENANT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE)\n`,
+  });
   expect(res.bundles).toContain("azure-identity.js");
   expect(res.packages).toEqual([]);
 }, 60_000);

@@ -17,6 +17,7 @@ import {
   type PackageVersionOutputs,
 } from "../../components/appPackageProvider";
 import { InputErrors } from "../../lib/core/errors";
+import { useSdkBundles } from "../../lib/azure/azureSdk";
 import { simulate, unwrap } from "../helpers";
 import { armIds, fakeAzure } from "../support/fakeAzure";
 import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
@@ -474,9 +475,22 @@ describe("provider against Azurite and the ARM stand-in", () => {
   });
 
   test("survives Pulumi's function serialization: the serialized text runs in a fresh process", async () => {
-    const sf = await pulumi.runtime.serializeFunction(() => applicationPackageProvider, {
-      allowSecrets: true,
+    // As in a process that chose SDK bundles (the CLI does): no bundle path may travel into the
+    // serialized text, which runs elsewhere (lib/azure/azureSdk.ts keeps the choice global).
+    useSdkBundles({
+      arm: "/nowhere/azure-arm.js",
+      storageBlob: "/nowhere/azure-storage-blob.js",
+      identity: "/nowhere/azure-identity.js",
     });
+    let sf;
+    try {
+      sf = await pulumi.runtime.serializeFunction(() => applicationPackageProvider, {
+        allowSecrets: true,
+      });
+    } finally {
+      useSdkBundles({});
+    }
+    expect(sf.text).not.toContain("/nowhere/");
     const file = path.join(dir, "provider.js");
     fs.writeFileSync(file, sf.text);
     const p = await zip("serialized", "echo serialized\n");
