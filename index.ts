@@ -20,6 +20,7 @@ import {
   StorageAccount,
 } from "./components";
 import { baseTags, parseStackConfig } from "./lib/core/config";
+import { InputError } from "./lib/core/errors";
 import {
   defaultAccountName,
   defaultPoolName,
@@ -59,6 +60,11 @@ export = async () => {
     version: app.version,
     applicationId: app.id,
     outDir: "out",
+  }).catch((err: unknown) => {
+    // Not a setting: the project's own out/ folder, named as such (as `hpc-batch plan` does).
+    throw err instanceof InputError && err.field === "outDir"
+      ? new InputError("the project's out/ folder", err.value, err.rule)
+      : err;
   });
 
   const tags = { ...settings.tags, ...baseTags(project, stack) };

@@ -14,12 +14,22 @@ let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-standins-"))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+/**
+ * True while the process runs. An exited process its parent has not reaped (a zombie: in a
+ * container whose init does not reap orphans) still answers kill(pid, 0): its state says.
+ */
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ...", the command may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc (not Linux): kill(pid, 0) is the answer
   }
 };
 
@@ -54,8 +64,10 @@ require.extensions[".ts"] = (m, file) => m._compile(ts.transpileModule(fs.readFi
   const pid = Number(out.trim());
   expect(pid).toBeGreaterThan(0);
   try {
-    // Until it is gone (the test's own timeout is the bound; a busy machine is only slower).
-    while (alive(pid)) await new Promise((r) => setTimeout(r, 50));
+    // Until it is gone, for at most 50 s (under the test's 60 s: the loop must end, so that the
+    // finally below kills a survivor; a busy machine is only slower, never 50 s slower).
+    const deadline = Date.now() + 50_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   } finally {
     if (alive(pid)) process.kill(pid, "SIGKILL");
   }

@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { CONFIG_DEFAULTS } from "../../lib/core/defaults";
 import { InputError } from "../../lib/core/errors";
 import { validateApplicationId, validateApplicationVersion } from "../../lib/core/naming";
+import { checkOutputDir } from "../../lib/core/outputDir";
 import { findProjectRoot, projectPath } from "../../lib/core/projectRoot";
 import type { PackageInfo } from "../../lib/core/packageFile";
 import type { ResolvedVersion } from "../../lib/package/version";
@@ -125,6 +126,16 @@ export async function buildFromFolder(
     opts.out !== undefined || root === undefined
       ? path.resolve(opts.out ?? DEFAULT_OUT_DIR)
       : path.join(root, DEFAULT_OUT_DIR);
+  // A problem with it is the flag's when given, else the folder's (the user never named it).
+  const outField =
+    opts.out !== undefined
+      ? { field: "--out", value: opts.out }
+      : {
+          field: root === undefined ? "the out/ folder" : "the project's out/ folder",
+          value: outDir,
+        };
+  // Before anything else (for publish --folder: before the credential chain and any request).
+  checkOutputDir(outDir, outField.field, outField.value);
   // As typed, or relative to the working directory when defaulted.
   const shown = opts.folder ?? (path.relative(process.cwd(), folder) || ".");
   const { preparePackage } = await import("../../lib/package/prepare");
@@ -158,7 +169,7 @@ export async function buildFromFolder(
       );
     }
     throw err instanceof InputError && err.field === "outDir"
-      ? new InputError("--out", err.value, err.rule)
+      ? new InputError(outField.field, outField.value, err.rule)
       : err;
   });
   if (resolved.dirty) {

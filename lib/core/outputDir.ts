@@ -28,10 +28,14 @@ export function outputDirObstacle(dir: string): string | undefined {
       return undefined; // missing from here down: mkdir makes it, so that was not the obstacle
     }
     if (st.isSymbolicLink()) {
-      const target = fs.readlinkSync(p);
+      // The target as a path (a relative one is relative to the link's folder).
+      const target = path.resolve(path.dirname(p), fs.readlinkSync(p));
       const resolved = fs.statSync(p, { throwIfNoEntry: false });
       if (!resolved) {
-        return `${p} is a symbolic link to ${target}, which does not exist (remove the link, or create what it points to)`;
+        const missing = fs.lstatSync(target, { throwIfNoEntry: false })
+          ? "which leads, through another link, to a path that does not exist"
+          : "which does not exist";
+        return `${p} is a symbolic link to ${target}, ${missing} (remove the link, or create what it points to)`;
       }
       if (!resolved.isDirectory()) return `${p} is a symbolic link to ${target}, not to a folder`;
     } else if (!st.isDirectory()) {
@@ -42,6 +46,20 @@ export function outputDirObstacle(dir: string): string | undefined {
 }
 
 const OBSTACLE_CODES = new Set(["ENOENT", "EEXIST", "ENOTDIR"]);
+
+/**
+ * Refuses, before any work, an output folder that cannot be made (an InputError naming `field`
+ * and `value`); one that can is not made yet. Other errors (permissions) surface when it is made.
+ */
+export function checkOutputDir(dir: string, field: string, value: unknown): void {
+  let obstacle: string | undefined;
+  try {
+    obstacle = outputDirObstacle(dir);
+  } catch {
+    return; // unreadable (EACCES, ELOOP): making it will say so
+  }
+  if (obstacle) throw new InputError(field, value, `${OUTPUT_DIR_RULE}: ${obstacle}`);
+}
 
 /** The InputError naming `field` when `err` came from an obstacle in `dir`'s path, else `err`. */
 function explained(err: unknown, dir: string, field: string, value: unknown): unknown {

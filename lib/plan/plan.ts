@@ -21,7 +21,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { checkStackFileKeys, parseStackConfig, type StackSettings } from "../core/config";
 import { InputError } from "../core/errors";
-import { makeOutputDirSync } from "../core/outputDir";
+import { checkOutputDir, makeOutputDirSync } from "../core/outputDir";
 import { diffPlans, type PlanDiff } from "./planDiff";
 import { PACKAGE_VERSION_TYPE, PlanState, STAND_IN_SUBSCRIPTION } from "./planState";
 import {
@@ -268,6 +268,8 @@ export function runPlan(opts: PlanOptions): Promise<PlanResult> {
 }
 
 async function plan(opts: PlanOptions): Promise<PlanResult> {
+  // Before any work: a plan that cannot be written must not build a package first.
+  checkOutputDir(opts.outDir, "--out-dir", opts.outDir);
   const root = opts.root ?? packageRoot();
   const timings: [string, number][] = [];
   let mark = performance.now();

@@ -59,6 +59,17 @@ test("stage then package from docs/: the project's folder, node_modules and out/
   expect(fs.readdirSync(docs)).toEqual([]);
 });
 
+test("the project's out/ a dangling link: named as the project's folder, not as --out", async () => {
+  expect((await runCli(["stage"])).code).toBe(0);
+  fs.symlinkSync(path.join(tmp, "gone"), path.join(project, "out"));
+  const out = path.join(project, "out");
+  expect(await runCli(["package", "--version", "1.0.0"])).toEqual({
+    code: 2,
+    stdout: "",
+    stderr: `hpc-batch package: the project's out/ folder ${JSON.stringify(out)} is invalid: must be a folder hpc-batch can create or write to: ${out} is a symbolic link to ${path.join(tmp, "gone")}, which does not exist (remove the link, or create what it points to)\n`,
+  });
+});
+
 test("a path given on the command line is the working directory's", async () => {
   fs.cpSync(path.join(project, "hpc-application"), path.join(docs, "app"), { recursive: true });
   fs.copyFileSync(

@@ -317,6 +317,28 @@ describe("hpc-batch publish --folder", () => {
     }
   }, 60_000);
 
+  test("a --out through a dangling link: refused before the credential chain and any request", async () => {
+    const a = await standIn();
+    const spy = jest.spyOn(credentials, "resolveCredentials");
+    try {
+      const folder = appFolder("app-dangling-out", 3);
+      const out = path.join(dir, "out-dangling");
+      fs.symlinkSync(path.join(dir, "gone"), out);
+      const res = await runCli(
+        publishArgs(a, ["--folder", folder, "--out", out, "--version", "3.0.0"]),
+      );
+      expect(res).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `hpc-batch publish: --out ${JSON.stringify(out)} is invalid: must be a folder hpc-batch can create or write to: ${out} is a symbolic link to ${path.join(dir, "gone")}, which does not exist (remove the link, or create what it points to)\n`,
+      });
+      expect(spy).not.toHaveBeenCalled();
+      expect(a.requests).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  }, 60_000);
+
   test.each<[string, (f: { folder: string; zip: string; file: string }) => string[], string]>([
     [
       "--zip and --folder together",

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { InputError } from "../../../lib/core/errors";
 import {
+  checkOutputDir,
   makeOutputDir,
   makeOutputDirSync,
   OUTPUT_DIR_RULE,
@@ -71,4 +72,23 @@ describe.each([
 test("outputDirObstacle finds none for a path that can be made", () => {
   expect(outputDirObstacle(path.join(tmp, "a", "b"))).toBeUndefined();
   expect(outputDirObstacle(path.join(tmp, "to-folder", "x"))).toBeUndefined();
+});
+
+test("a relative link's target is shown as a path; a chain ending nowhere says so", () => {
+  fs.symlinkSync("gone-rel", path.join(tmp, "rel"));
+  expect(outputDirObstacle(path.join(tmp, "rel", "out"))).toBe(
+    `${path.join(tmp, "rel")} is a symbolic link to ${path.join(tmp, "gone-rel")}, which does not exist (remove the link, or create what it points to)`,
+  );
+  fs.symlinkSync("dangling", path.join(tmp, "chain"));
+  expect(outputDirObstacle(path.join(tmp, "chain"))).toBe(
+    `${path.join(tmp, "chain")} is a symbolic link to ${path.join(tmp, "dangling")}, which leads, through another link, to a path that does not exist (remove the link, or create what it points to)`,
+  );
+});
+
+test("checkOutputDir refuses what cannot be made and makes nothing", () => {
+  expect(() => checkOutputDir(path.join(tmp, "file", "out"), "--out-dir", "x")).toThrow(
+    `--out-dir "x" is invalid: ${OUTPUT_DIR_RULE}: ${path.join(tmp, "file")} is a file, not a folder`,
+  );
+  checkOutputDir(path.join(tmp, "new", "folder"), "--out-dir", "y");
+  expect(fs.existsSync(path.join(tmp, "new"))).toBe(false);
 });

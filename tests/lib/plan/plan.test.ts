@@ -600,6 +600,23 @@ test("out/ a symbolic link whose target is gone: the plan names the link; nothin
   expect(fs.existsSync(outDir)).toBe(false);
 });
 
+test("--out-dir that cannot be made: refused before the package is built", async () => {
+  const root = fixtureRepo(
+    "blocked",
+    "config:\n  azure-native:location: westeurope\n",
+    "exports.x = 1;\n",
+  );
+  const blocker = path.join(tmp, "blocked-file");
+  fs.writeFileSync(blocker, "");
+  const outDir = path.join(blocker, "plans");
+  await expect(
+    runPlan({ root, stack: "blocked", outDir, program: path.join(root, "program.js") }),
+  ).rejects.toThrow(
+    `--out-dir ${JSON.stringify(outDir)} is invalid: must be a folder hpc-batch can create or write to: ${blocker} is a file, not a folder`,
+  );
+  expect(fs.existsSync(path.join(root, "out"))).toBe(false);
+});
+
 test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned and says why", async () => {
   // A repository with the fixture project, cloned at depth 1 as CI systems do by default.
   const origin = fixtureRepo(
