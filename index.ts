@@ -20,7 +20,6 @@ import {
   StorageAccount,
 } from "./components";
 import { baseTags, parseStackConfig } from "./lib/core/config";
-import { InputError } from "./lib/core/errors";
 import {
   defaultAccountName,
   defaultPoolName,
@@ -60,11 +59,8 @@ export = async () => {
     version: app.version,
     applicationId: app.id,
     outDir: "out",
-  }).catch((err: unknown) => {
     // Not a setting: the project's own out/ folder, named as such (as `hpc-batch plan` does).
-    throw err instanceof InputError && err.field === "outDir"
-      ? new InputError("the project's out/ folder", err.value, err.rule)
-      : err;
+    outDirField: "the project's out/ folder",
   });
 
   const tags = { ...settings.tags, ...baseTags(project, stack) };

@@ -13,7 +13,6 @@
  */
 import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
-import type * as storageBlob from "@azure/storage-blob";
 import type { BlockBlobClient, StoragePipelineOptions } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/identity";
 import { armSdk, storageBlobSdk } from "./azureSdk";
@@ -129,20 +128,11 @@ export function blockId(index: number, blockSha256Hex: string): string {
 }
 
 /**
- * Loaded on first use, not with this module: a command that never reaches the SDK (help, an
- * unchanged publish, a plan) does not pay for loading it. A package name inside the function is
- * also what Pulumi's closure serializer keeps as `require(...)` in a dynamic provider.
- */
-function sdk(): typeof storageBlob {
-  return storageBlobSdk();
-}
-
-/**
  * Loads the storage SDK now (about 0.1 s, synchronous), for a caller that knows an upload comes
  * next and has a request on the wire to hide the load behind.
  */
 export function loadUploadSdk(): void {
-  sdk();
+  storageBlobSdk();
 }
 
 /** A client for the blob behind a storage URL, authenticated by its SAS or by `credential`. */
@@ -160,7 +150,9 @@ export function blobClient(
     },
     userAgentOptions: { userAgentPrefix: "hpc-batch" },
   };
-  const { AnonymousCredential, BlockBlobClient } = sdk();
+  // Loaded on first use (./azureSdk), not with this module: a command that never uploads (help,
+  // an unchanged publish, a plan) does not pay for it.
+  const { AnonymousCredential, BlockBlobClient } = storageBlobSdk();
   if (hasSas(storageUrl))
     return new BlockBlobClient(storageUrl, new AnonymousCredential(), options);
   if (!credential) throw noCredentialError(storageUrl);

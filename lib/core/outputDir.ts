@@ -47,25 +47,30 @@ export function outputDirObstacle(dir: string): string | undefined {
 
 const OBSTACLE_CODES = new Set(["ENOENT", "EEXIST", "ENOTDIR"]);
 
+/** The InputError naming `field` and `value` for an obstacle in `dir`'s path, if there is one. */
+function obstacleError(dir: string, field: string, value: unknown): InputError | undefined {
+  const obstacle = outputDirObstacle(dir);
+  return obstacle ? new InputError(field, value, `${OUTPUT_DIR_RULE}: ${obstacle}`) : undefined;
+}
+
 /**
  * Refuses, before any work, an output folder that cannot be made (an InputError naming `field`
  * and `value`); one that can is not made yet. Other errors (permissions) surface when it is made.
  */
 export function checkOutputDir(dir: string, field: string, value: unknown): void {
-  let obstacle: string | undefined;
+  let error: InputError | undefined;
   try {
-    obstacle = outputDirObstacle(dir);
+    error = obstacleError(dir, field, value);
   } catch {
     return; // unreadable (EACCES, ELOOP): making it will say so
   }
-  if (obstacle) throw new InputError(field, value, `${OUTPUT_DIR_RULE}: ${obstacle}`);
+  if (error) throw error;
 }
 
 /** The InputError naming `field` when `err` came from an obstacle in `dir`'s path, else `err`. */
 function explained(err: unknown, dir: string, field: string, value: unknown): unknown {
   if (!OBSTACLE_CODES.has((err as NodeJS.ErrnoException).code ?? "")) return err;
-  const obstacle = outputDirObstacle(dir);
-  return obstacle ? new InputError(field, value, `${OUTPUT_DIR_RULE}: ${obstacle}`) : err;
+  return obstacleError(dir, field, value) ?? err;
 }
 
 /** `mkdir -p dir`; an obstacle in its path is an InputError naming `field` and `value`. */

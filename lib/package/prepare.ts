@@ -35,6 +35,8 @@ export interface PreparePackageOptions {
   applicationId: string;
   /** Where the zip goes (created if missing); must not be inside the folder. Required. */
   outDir: string;
+  /** Names `outDir` in messages: the flag or folder it came from. Default "outDir". */
+  outDirField?: string;
   /**
    * A zip of the same version with other content already built: "replace" it (the default) or
    * "refuse" (PackageChangedError, nothing written). A version computed with uncommitted changes
@@ -72,6 +74,7 @@ export async function preparePackage(opts: PreparePackageOptions): Promise<Prepa
   const built = await buildPackage({
     folder: opts.shownFolder ?? folder,
     outDir: opts.outDir,
+    outDirField: opts.outDirField,
     applicationId: opts.applicationId,
     version: resolved.version,
     ifChanged: opts.ifChanged === "refuse" && !resolved.dirty ? "refuse" : "replace",

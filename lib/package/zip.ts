@@ -65,6 +65,8 @@ export interface BuildPackageOptions {
   folder: string;
   /** Where the zip goes (created if missing); must not be inside `folder`. */
   outDir: string;
+  /** Names `outDir` in messages: the flag or folder it came from. Default "outDir". */
+  outDirField?: string;
   /** Batch application id: 1 to 64 letters, digits, `-`, `_`. */
   applicationId: string;
   /** Batch application version: 1 to 64 letters, digits, `-`, `_`, `.`. */
@@ -318,7 +320,7 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
   const outDir = path.resolve(opts.outDir);
   if (isInsideOrSame(path.resolve(opts.folder), outDir) || isInsideOrSame(scan.root, outDir)) {
     throw new InputError(
-      "outDir",
+      opts.outDirField ?? "outDir",
       opts.outDir,
       `must be outside the package folder ${JSON.stringify(opts.folder)} (the zip would package itself)`,
     );
@@ -348,7 +350,7 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
   // What a run killed outright left (its process is gone).
   sweepLeftovers(outDir, PARTIAL_RE);
   const previousZip = await existingZip(recordPath, finalPath);
-  await makeOutputDir(outDir, "outDir", opts.outDir);
+  await makeOutputDir(outDir, opts.outDirField ?? "outDir", opts.outDir);
   // Same directory as the final path, so the rename is atomic.
   const tmpPath = trackTemp(
     path.join(outDir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.partial`),

@@ -304,11 +304,8 @@ async function plan(opts: PlanOptions): Promise<PlanResult> {
     unversioned: UNVERSIONED,
     applicationId: app.id,
     outDir: path.join(root, "out"),
-  }).catch((err: unknown) => {
     // Not a setting the user gave: the project's own out/ folder, named as such.
-    throw err instanceof InputError && err.field === "outDir"
-      ? new InputError("the project's out/ folder", err.value, err.rule)
-      : err;
+    outDirField: "the project's out/ folder",
   });
   const pkg: PlanPackage = {
     applicationId: built.applicationId,
