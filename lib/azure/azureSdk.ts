@@ -42,10 +42,19 @@ export function useSdkBundles(files: SdkBundles): void {
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * A bundle file as `require` loads it, compiled from its V8 code cache when that fits
+ * (./bundleLoader). Required here, on first use: a dynamic provider's serialized text holds this
+ * call, never the loader (the provider loads the packages).
+ */
+function fromBundle(file: string): unknown {
+  return (require("./bundleLoader") as typeof import("./bundleLoader")).loadBundle(file);
+}
+
 /** @azure/arm-batch and @azure/core-rest-pipeline, loaded on first use. */
 export function armSdk(): ArmSdk {
   const { arm } = bundles();
-  if (arm !== undefined) return require(arm) as ArmSdk;
+  if (arm !== undefined) return fromBundle(arm) as ArmSdk;
   return {
     armBatch: require("@azure/arm-batch") as typeof armBatch,
     rest: require("@azure/core-rest-pipeline") as typeof coreRest,
@@ -55,14 +64,14 @@ export function armSdk(): ArmSdk {
 /** @azure/storage-blob, loaded on first use. */
 export function storageBlobSdk(): typeof storageBlob {
   const file = bundles().storageBlob;
-  if (file !== undefined) return require(file) as typeof storageBlob;
+  if (file !== undefined) return fromBundle(file) as typeof storageBlob;
   return require("@azure/storage-blob") as typeof storageBlob;
 }
 
 /** @azure/identity, loaded on first use. */
 export function identitySdk(): typeof identity {
   const file = bundles().identity;
-  if (file !== undefined) return require(file) as typeof identity;
+  if (file !== undefined) return fromBundle(file) as typeof identity;
   return require("@azure/identity") as typeof identity;
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

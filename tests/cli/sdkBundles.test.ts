@@ -3,6 +3,7 @@
  * lays them out) loads each Azure SDK from its bundle, never from the packages, and its calls keep
  * the REST contract the stand-ins check.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -131,3 +132,26 @@ test("no token: the credential chain comes from the identity bundle and fails wi
   expect(res.bundles).toContain("azure-identity.js");
   expect(res.packages).toEqual([]);
 }, 60_000);
+
+test("each bundle compiles from the V8 code cache the build wrote beside it", () => {
+  const vendor = path.join(path.dirname(entry), "vendor");
+  const loader = path.join(path.dirname(entry), "lib", "azure", "bundleLoader.js");
+  const files = ["azure-arm.js", "azure-identity.js", "azure-storage-blob.js"];
+  const code =
+    `const { compileBundle } = require(${JSON.stringify(loader)});\n` +
+    `const files = ${JSON.stringify(files)};\n` +
+    `console.log(JSON.stringify(files.map((f) => [f, compileBundle(require("node:path").join(${JSON.stringify(vendor)}, f)).cache])));`;
+  // As the CLI starts: the options of the test runner's workers are not the CLI's.
+  const res = spawnSync(process.execPath, ["-e", code], {
+    encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: "" },
+  });
+  expect(res.stderr).toBe("");
+  expect(JSON.parse(res.stdout)).toEqual(files.map((f) => [f, "used"]));
+  expect(
+    fs
+      .readdirSync(vendor)
+      .filter((f) => f.endsWith(".v8cache"))
+      .sort(),
+  ).toEqual(files.map((f) => `${f}.v8cache`));
+});
