@@ -27,7 +27,6 @@ import type { PackageFile } from "../../lib/core/packageFile";
 import type { GrowingZip } from "../../lib/package/zip";
 import type { StreamingPackage } from "../../lib/publish/publish";
 import type { CommandContext } from "../context";
-import { buildFromFolder, versionSource } from "./package";
 
 interface PublishFlags {
   zip?: string;
@@ -270,6 +269,7 @@ export function register(program: Command, ctx: CommandContext): void {
         // Built in this process while the credential is checked and the publish reads go out:
         // nothing is written to Azure before the zip is built (lib/publish/publish step 1).
         const folder = args.folder;
+        const { buildFromFolder, versionSource } = await import("./package");
         let versionKnown: (v: string) => void = () => undefined;
         const resolvedVersion = new Promise<string>((resolve) => (versionKnown = resolve));
         let followed: (zip: GrowingZip) => void = () => undefined;

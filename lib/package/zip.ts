@@ -25,7 +25,7 @@ import type { PackageInfo } from "../core/packageFile";
 import { validateApplicationId, validateApplicationVersion } from "../core/naming";
 import { PackageLimits, resolveLimits, scanPackageFolder } from "./packageFolder";
 import { missingDeclaredFiles } from "./stage";
-import { DEFAULT_CHUNK_SIZE, ZipResult, ZipWriter, type WrittenSoFar } from "./zipWriter";
+import type { WrittenSoFar, ZipResult, ZipWriter } from "./zipWriter";
 
 // The built package's type is shared with publishing and the component (lib/core/packageFile).
 export type { PackageInfo };
@@ -204,8 +204,11 @@ export function packageEntryTime(): Date {
  */
 export const DEFAULT_COMPRESSION_LEVEL = 4;
 
+/** The piece size files are deflated in (ZipWriter's chunkSize, its default): it decides the bytes. */
+const PACKAGE_CHUNK_SIZE = 1 << 20;
+
 /** Everything besides the files that decides the bytes; part of the reuse key. */
-const FORMAT = `hpc-batch-zip/2 chunk/${DEFAULT_CHUNK_SIZE} zlib/${process.versions.zlib}`;
+const FORMAT = `hpc-batch-zip/2 chunk/${PACKAGE_CHUNK_SIZE} zlib/${process.versions.zlib}`;
 
 interface BuildRecord {
   key: string;
@@ -374,8 +377,11 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageIn
     opts.follow?.(progress);
   };
   try {
+    // Loaded only to write: finding a zip up to date needs none of the writer.
+    const { ZipWriter } = await import("./zipWriter");
     writer = await ZipWriter.create(tmpPath, {
       level,
+      chunkSize: PACKAGE_CHUNK_SIZE,
       onWritten:
         progress &&
         ((w) => {

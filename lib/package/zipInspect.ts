@@ -18,7 +18,7 @@ import { pipeline } from "node:stream/promises";
 import * as yauzl from "yauzl";
 import { InputError } from "../core/errors";
 import { PackageLimits, RATIO_FLOOR_BYTES, pathRule, resolveLimits } from "./packageFolder";
-import { crc32 } from "./zipWriter";
+import { crc32 } from "./crc32";
 
 export interface ZipEntryInfo {
   /** The entry's path as stored; directories end with `/`. */

@@ -44,6 +44,10 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as zlib from "node:zlib";
 import { sha256File } from "../core/fileDigest";
+import { crc32 } from "./crc32";
+
+// Where they were first defined; the zip reader takes them from ./crc32 without this module.
+export { crc32, crc32Js } from "./crc32";
 
 /** ZIP32 fields of 4 bytes: 0xFFFFFFFF means "see ZIP64", so the largest plain value is one less. */
 export const MAX_ZIP32_BYTES = 0xffff_fffe;
@@ -84,34 +88,6 @@ const MSDOS_DIRECTORY = 0x10;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
-
-// ---- CRC-32 ------------------------------------------------------------------------------------
-
-let crcTable: Int32Array | undefined;
-
-/**
- * CRC-32 (ISO-HDLC, as zip uses) in plain JavaScript, a byte at a time: the fallback for
- * Node.js 20 before 20.15, which lacks `zlib.crc32` (about 10x slower, still correct).
- */
-export function crc32Js(data: Uint8Array, value = 0): number {
-  if (!crcTable) {
-    crcTable = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c;
-    }
-  }
-  let c = ~value;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-type Crc32 = (data: Uint8Array, value?: number) => number;
-const nativeCrc32 = (zlib as unknown as { crc32?: Crc32 }).crc32;
-
-/** CRC-32 of `data`, continuing from `value`: `zlib.crc32` (Node.js >= 20.15) or `crc32Js`. */
-export const crc32: Crc32 = typeof nativeCrc32 === "function" ? nativeCrc32 : crc32Js;
 
 // ---- errors ------------------------------------------------------------------------------------
 

@@ -63,9 +63,14 @@ async function run(args: string[], env: NodeJS.ProcessEnv) {
     },
   }).done;
   const files = JSON.parse(fs.readFileSync(loaded, "utf8")) as string[];
-  const vendor = path.join(path.dirname(entry), "vendor");
+  const cli = path.dirname(entry);
+  const vendor = path.join(cli, "vendor");
   return {
     ...res,
+    /** The CLI's own modules it loaded, relative to the compiled CLI. */
+    ours: files
+      .filter((f) => f.startsWith(cli) && !f.startsWith(vendor))
+      .map((f) => path.relative(cli, f)),
     bundles: files.filter((f) => f.startsWith(vendor)).map((f) => path.relative(vendor, f)),
     packages: [
       ...new Set(
@@ -75,6 +80,20 @@ async function run(args: string[], env: NodeJS.ProcessEnv) {
       ),
     ],
   };
+}
+
+/** `package` of the test's one-file app, version 1.0.0. */
+function packageArgs(): string[] {
+  const [app, out] = [path.join(tmp, "app"), path.join(tmp, "out")];
+  return [
+    "package",
+    "--folder",
+    app,
+    "--out",
+    out,
+    ...["--application-id", "tool"],
+    ...["--version", "1.0.0"],
+  ];
 }
 
 /**
@@ -93,10 +112,7 @@ async function packaged(): Promise<string[]> {
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, "run.sh"), "#!/bin/sh\necho run\n", { mode: 0o755 });
   const out = path.join(tmp, "out");
-  const pkg = await run(
-    ["package", "--folder", app, "--out", out, "--application-id", "tool", "--version", "1.0.0"],
-    {},
-  );
+  const pkg = await run(packageArgs(), {});
   expect({ code: pkg.code, stderr: pkg.stderr, bundles: pkg.bundles }).toEqual({
     code: 0,
     stderr: "",
@@ -118,6 +134,25 @@ test("publish --zip of a new version: the ARM and storage bundles, no @azure pac
   expect(JSON.parse(pub.stdout)).toMatchObject({ outcome: "published", version: "1.0.0" });
   expect(pub.bundles.sort()).toEqual(["azure-arm.js", "azure-storage-blob.js"]);
   expect(pub.packages).toEqual([]);
+}, 60_000);
+
+test("an unchanged package and a publish --zip load neither the zip writer nor the package command", async () => {
+  // What a command does not use it does not load (each module costs start-up time: README,
+  // Performance); the first package wrote the zip, so it loaded the writer.
+  const args = await packaged();
+  const again = await run(packageArgs(), {});
+  expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: "" });
+  expect(again.stdout).toContain("tool-1.0.0.zip");
+  const pub = await run(args, { AZURE_ACCESS_TOKEN: token });
+  expect(pub.code).toBe(0);
+  const writer = "lib/package/zipWriter.js";
+  expect({
+    package: again.ours.includes(writer),
+    publish: ["cli/commands/package.js", writer].filter((f) => pub.ours.includes(f)),
+  }).toEqual({ package: false, publish: [] });
+  // The hook sees the CLI's modules (else the check above could not fail).
+  expect(again.ours).toContain("lib/package/zip.js");
+  expect(pub.ours).toContain("lib/package/zipInspect.js");
 }, 60_000);
 
 test("no token: the credential chain comes from the identity bundle and fails with the fix", async () => {
