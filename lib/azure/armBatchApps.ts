@@ -13,11 +13,10 @@
  * functions that use this module, and a client holds an HTTP pipeline.
  */
 import { dropFormDataPolicy } from "./pipeline";
-import type * as armBatch from "@azure/arm-batch";
 import type { BatchManagementClient } from "@azure/arm-batch";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
-import { armSdk } from "./azureSdk";
+import { armSdk, type ArmSdk } from "./azureSdk";
 import { armScope } from "./credentials";
 import { batchApplicationResourceId } from "../core/naming";
 
@@ -191,7 +190,7 @@ function retryObserver(onRetry: (r: RetriedAnswer) => void, maxRetries: number):
  * Loaded on first use, not with this module: a command that never reaches the SDK (help, a
  * plan) does not pay for loading it. In the CLI, from its one-file bundle (./azureSdk).
  */
-function sdk(): typeof armBatch {
+function sdk(): ArmSdk["armBatch"] {
   return armSdk().armBatch;
 }
 

@@ -18,10 +18,28 @@ export const SDK_BUNDLE_FILES = {
 
 export type SdkBundles = Partial<Record<keyof typeof SDK_BUNDLE_FILES, string>>;
 
-/** The ARM client and the HTTP pipeline it is built on, from one bundle (one pipeline copy). */
+/**
+ * What the CLI uses of the ARM client and the HTTP pipeline it is built on. The ARM bundle exports
+ * these names only (scripts/sdkBundles.js reads this list from the compiled module): built from
+ * the packages' ES modules, it leaves out what none of them reaches. Using another name is a type
+ * error until it is added here.
+ */
+export const ARM_SDK_EXPORTS = {
+  armBatch: ["BatchManagementClient"],
+  rest: [
+    "RestError",
+    "bearerTokenAuthenticationPolicy",
+    "createDefaultHttpClient",
+    "createHttpHeaders",
+    "createPipelineFromOptions",
+    "createPipelineRequest",
+  ],
+} as const;
+
+/** The ARM client and its HTTP pipeline, from one bundle (one pipeline copy). */
 export interface ArmSdk {
-  armBatch: typeof armBatch;
-  rest: typeof coreRest;
+  armBatch: Pick<typeof armBatch, (typeof ARM_SDK_EXPORTS.armBatch)[number]>;
+  rest: Pick<typeof coreRest, (typeof ARM_SDK_EXPORTS.rest)[number]>;
 }
 
 /**

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
 import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
+import { ARM_SDK_EXPORTS } from "../../lib/azure/azureSdk";
 import { compileCli, startCli } from "../support/cliProcess";
 
 const SUB = "00000000-0000-0000-0000-0000000000b1";
@@ -189,4 +190,30 @@ test("each bundle compiles from the V8 code cache the build wrote beside it", ()
       .filter((f) => f.endsWith(".v8cache"))
       .sort(),
   ).toEqual(files.map((f) => `${f}.v8cache`));
+});
+
+test("the ARM bundle exports the names the CLI uses, each a function, and one pipeline", () => {
+  const arm = path.join(path.dirname(entry), "vendor", "azure-arm.js");
+  // The client's error for a 404 (answered by an HTTP client of the test's, no network) is the
+  // RestError class the bundle exports: with two pipeline copies in the bundle it is not.
+  const code = [
+    `const sdk = require(${JSON.stringify(arm)});`,
+    "const names = (o) => Object.keys(o).sort().map((k) => [k, typeof o[k]]);",
+    "const token = { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3.6e6 }) };",
+    "const httpClient = { sendRequest: async (request) => ({ request, status: 404,",
+    "  headers: sdk.rest.createHttpHeaders({ 'content-type': 'application/json' }),",
+    "  bodyAsText: JSON.stringify({ error: { code: 'ApplicationNotFound', message: 'none' } }) }) };",
+    "const client = new sdk.armBatch.BatchManagementClient(token, 's', { httpClient });",
+    "client.applicationOperations.get('rg', 'acct', 'app').then(() => 'no error', (err) => err).then((err) =>",
+    "  console.log(JSON.stringify({ armBatch: names(sdk.armBatch), rest: names(sdk.rest),",
+    "    error: [err instanceof sdk.rest.RestError, err.statusCode, err.code] })));",
+  ].join("\n");
+  const res = spawnSync(process.execPath, ["-e", code], { encoding: "utf8" });
+  expect(res.stderr).toBe("");
+  const fns = (names: readonly string[]) => [...names].sort().map((n) => [n, "function"]);
+  expect(JSON.parse(res.stdout)).toEqual({
+    armBatch: fns(ARM_SDK_EXPORTS.armBatch),
+    rest: fns(ARM_SDK_EXPORTS.rest),
+    error: [true, 404, "ApplicationNotFound"],
+  });
 });

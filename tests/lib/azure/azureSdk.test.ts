@@ -62,3 +62,57 @@ test("the files the CLI looks for are the ones scripts/sdkBundles.js writes", ()
     .SDK_BUNDLE_FILES;
   expect(Object.values(SDK_BUNDLE_FILES).sort()).toEqual([...written].sort());
 });
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const script = require("../../../scripts/sdkBundles") as {
+  packagesBundledTwice: (metafile: { inputs: Record<string, unknown> }) => string[];
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+describe("packagesBundledTwice", () => {
+  const meta = (...inputs: string[]) => ({
+    inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
+  });
+  test.each<[string, ReturnType<typeof meta>, string[]]>([
+    [
+      "one build of each package",
+      meta("node_modules/@azure/core-client/dist/esm/index.js", "node_modules/debug/src/index.js"),
+      [],
+    ],
+    [
+      "an ES build that takes one CommonJS file on purpose (core-client's shared state)",
+      meta(
+        "node_modules/@azure/core-client/dist/esm/index.js",
+        "node_modules/@azure/core-client/dist/esm/state.js",
+        "node_modules/@azure/core-client/dist/commonjs/state-cjs.js",
+      ),
+      [],
+    ],
+    [
+      "both builds' entry modules",
+      meta(
+        "node_modules/@azure/core-rest-pipeline/dist/esm/index.js",
+        "node_modules/@azure/core-rest-pipeline/dist/commonjs/index.js",
+      ),
+      ["@azure/core-rest-pipeline: dist/esm, dist/commonjs"],
+    ],
+    [
+      "a package without exports: its CommonJS main and its ES build",
+      meta(
+        "node_modules/@azure/arm-batch/dist/index.js",
+        "node_modules/@azure/arm-batch/dist-esm/src/index.js",
+      ),
+      ["@azure/arm-batch: dist, dist-esm"],
+    ],
+    [
+      "a copy nested under another package: judged on its own",
+      meta(
+        "node_modules/@azure/core-util/dist/esm/index.js",
+        "node_modules/@azure/core-util/node_modules/@azure/abort-controller/dist/esm/index.js",
+      ),
+      [],
+    ],
+  ])("%s", (_name, metafile, expected) => {
+    expect(script.packagesBundledTwice(metafile)).toEqual(expected);
+  });
+});
