@@ -137,7 +137,9 @@ function bundleSdks() {
   const dir = path.join(root, VENDOR);
   fs.rmSync(dir, { recursive: true, force: true });
   try {
-    require("./sdkBundles").buildSdkBundles(dir, root);
+    for (const line of require("./sdkBundles").buildSdkBundles(dir, root)) {
+      console.error(`build: ${VENDOR}/: ${line}`);
+    }
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     console.error(

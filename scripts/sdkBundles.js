@@ -45,30 +45,31 @@ const BUNDLES = {
 };
 
 /**
- * The packages whose entry module (an index.js) was bundled from more than one of their builds
- * (top folders such as dist/commonjs/ and dist/esm/): such a package is in the bundle twice, two
- * pipelines whose errors are not each other's classes. A build may still take a few files of the
- * other on purpose (core-client's and core-tracing's ES builds import their CommonJS state.js, so
- * both share one state). Answers `name: folders`.
+ * The packages bundled from both their ES and their CommonJS build: entered (imported from outside
+ * the package) at an ES module and at a CommonJS one, as esbuild's metafile classifies them. Such
+ * a package is in the bundle twice: two pipelines, whose errors are not each other's classes. What
+ * a package imports of itself is its own affair (core-client's and core-tracing's ES builds import
+ * their CommonJS state on purpose, so both builds share one state). Answers `name: files`.
  */
 function packagesBundledTwice(metafile) {
-  const entries = new Map();
-  for (const input of Object.keys(metafile.inputs)) {
-    const m = /.*node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(input);
-    if (!m || path.posix.basename(m[2]) !== "index.js") continue;
-    const parts = m[2].split("/");
-    // dist/esm/index.js -> dist/esm; dist-esm/src/index.js -> dist-esm; index.js -> .
-    const build =
-      parts.length === 1
-        ? "."
-        : parts[0] === "dist" && parts.length > 2
-          ? `dist/${parts[1]}`
-          : parts[0];
-    entries.set(m[1], new Set([...(entries.get(m[1]) ?? []), build]));
+  const packageDir = (file) => /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
+  const entered = new Map(); // package folder -> format -> the files entered
+  for (const [from, input] of Object.entries(metafile.inputs)) {
+    for (const { path: to } of input.imports ?? []) {
+      const dir = packageDir(to);
+      const format = metafile.inputs[to]?.format;
+      if (dir === undefined || format === undefined || packageDir(from) === dir) continue;
+      const formats = entered.get(dir) ?? new Map();
+      formats.set(format, new Set([...(formats.get(format) ?? []), to.slice(dir.length + 1)]));
+      entered.set(dir, formats);
+    }
   }
-  return [...entries]
-    .filter(([, builds]) => builds.size > 1)
-    .map(([name, builds]) => `${name}: ${[...builds].join(", ")}`);
+  return [...entered]
+    .filter(([, formats]) => formats.size > 1)
+    .map(([dir, formats]) => {
+      const files = [...formats].map(([format, set]) => `${[...set].join(", ")} (${format})`);
+      return `${dir.replace(/^.*node_modules\//, "")}: ${files.join("; ")}`;
+    });
 }
 
 /** The notice file written beside the bundles. */
@@ -134,33 +135,54 @@ function licenseNotice(packageDirs) {
 }
 
 /**
- * Writes each bundle's V8 code cache in a Node.js process of its own, as the CLI runs (no flags of
- * the building process, such as a test runner's), with the CLI's loader: `dir` is `<dist>/vendor`,
- * beside the compiled `<dist>/lib`.
+ * Writes the V8 code cache of each bundle file in `files` in a Node.js process of its own, as the
+ * CLI starts: without NODE_OPTIONS (a V8 flag there, such as --max-old-space-size, makes V8 refuse
+ * the cache in a process without it) and without the building process's flags (a test runner's),
+ * with the CLI's loader, `<lib>/azure/bundleLoader.js`. Answers what went wrong, one line each:
+ * a bundle that throws when loaded is removed (the CLI then loads its package); when the process
+ * itself fails, no cache is kept and the bundles stay (a cache only saves compiling).
  */
-function writeCodeCaches(dir) {
-  const loader = path.join(dir, "..", "lib", "azure", "bundleLoader.js");
-  const files = Object.keys(BUNDLES).map((f) => path.join(dir, f));
+function writeCodeCaches(files, lib) {
+  const loader = path.join(lib, "azure", "bundleLoader.js");
   const script =
     `const { writeCodeCache } = require(${JSON.stringify(loader)});\n` +
-    `for (const file of ${JSON.stringify(files)}) writeCodeCache(file);\n` +
+    "const failed = {};\n" +
+    `for (const file of ${JSON.stringify(files)}) {\n` +
+    "  try { writeCodeCache(file); } catch (err) { failed[file] = String(err && err.message); }\n" +
+    "}\n" +
+    "process.stdout.write(JSON.stringify(failed));\n" +
     // A bundle's top-level code may leave a timer or a handle behind.
     "process.exit(0);\n";
   const res = spawnSync(process.execPath, ["-e", script], {
     encoding: "utf8",
+    env: { ...process.env, NODE_OPTIONS: "" },
     stdio: ["ignore", "pipe", "pipe"],
     timeout: 120_000,
   });
+  const removeCaches = (file) => {
+    const dir = path.dirname(file);
+    for (const f of fs.readdirSync(dir)) {
+      if (f.startsWith(`${path.basename(file)}.v8cache`)) fs.rmSync(path.join(dir, f));
+    }
+  };
   if (res.status !== 0) {
+    for (const file of files) removeCaches(file);
     const why = res.error?.message ?? (res.stderr.trim() || `exit ${res.status ?? res.signal}`);
-    throw new Error(`code caches not written: ${why}`);
+    return [`no code caches written (${why.split("\n")[0]}): the CLI compiles the bundles`];
   }
+  return Object.entries(JSON.parse(res.stdout)).map(([file, message]) => {
+    removeCaches(file);
+    fs.rmSync(file, { force: true });
+    return `${path.basename(file)} removed: it throws when loaded (${message}); the CLI loads the package`;
+  });
 }
 
 /**
  * Writes every bundle, its code cache and the license notice into `dir` (`<dist>/vendor`, beside
  * the compiled `<dist>/lib` it reads), resolving the packages from `root`'s node_modules. Throws
- * when esbuild is missing or fails (the caller decides what that stops).
+ * when esbuild is missing or fails, or a bundle would hold a package twice or read import.meta
+ * (the caller decides what that stops); answers what went wrong with the code caches, one line
+ * each (writeCodeCaches).
  */
 function buildSdkBundles(dir, root = path.join(__dirname, "..")) {
   const esbuild = require("esbuild");
@@ -199,7 +221,10 @@ function buildSdkBundles(dir, root = path.join(__dirname, "..")) {
     for (const p of bundledPackages(result.metafile, root)) packages.add(p);
   }
   fs.writeFileSync(path.join(dir, LICENSES), licenseNotice(withDependencies(packages)));
-  writeCodeCaches(dir);
+  return writeCodeCaches(
+    Object.keys(BUNDLES).map((f) => path.join(dir, f)),
+    path.join(dir, "..", "lib"),
+  );
 }
 
 module.exports = {
@@ -207,4 +232,5 @@ module.exports = {
   SDK_BUNDLE_FILES: Object.keys(BUNDLES),
   LICENSES,
   packagesBundledTwice,
+  writeCodeCaches,
 };

@@ -2,8 +2,8 @@
  * Loads a one-file Azure SDK bundle (scripts/sdkBundles.js) as `require` would, compiled from the
  * V8 code cache the build writes beside it when that cache was made by this Node.js for these
  * bytes. V8 compiles a script's functions when they first run; the cache holds them compiled
- * (made after the bundle's top-level code ran), so a publish skips compiling the ARM client's
- * 0.8 MB: about 25 ms of each Azure command (README, Performance).
+ * (made after the bundle's top-level code ran), so a publish skips compiling most of the ARM
+ * client: about 25 ms of each Azure command (README, Performance).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -14,20 +14,31 @@ import * as vm from "node:vm";
 /** The cache beside a bundle: `<bundle>.v8cache`, one JSON header line, then V8's data. */
 export const CODE_CACHE_SUFFIX = ".v8cache";
 
-/** Which Node.js made the data, on which CPU, from which bundle bytes. */
+/**
+ * Which Node.js binary made the data (its version, V8's, the CPU, a digest of its build options),
+ * from which bundle bytes, and the data's own digest: release builds of V8 do not check it, and
+ * damaged data can crash the process rather than be refused.
+ */
 export interface CodeCacheHeader {
   node: string;
+  v8: string;
   arch: string;
+  /** sha256 of `process.config` (how the binary was built), hex, first 16 digits. */
+  build: string;
+  /** sha256 of the bundle's bytes, hex. */
   sha256: string;
+  /** sha256 of V8's data after the header line, hex. */
+  data: string;
 }
 
 /**
  * How a bundle was compiled: `used` (from its cache), or from source because there was none, it
- * was not a cache file, another Node.js or CPU made it, it was made for other bytes (the bundle
- * rebuilt since), or V8 refused its data.
+ * was not a cache file, another Node.js binary or CPU made it, it was made for other bytes (the
+ * bundle rebuilt since), its data is not what was written (damaged), or V8 refused its data
+ * (another V8 flag, such as one in NODE_OPTIONS).
  */
 export type CodeCacheUse =
-  "used" | "none" | "unreadable" | "other-node" | "other-source" | "rejected";
+  "used" | "none" | "unreadable" | "other-node" | "other-source" | "damaged" | "rejected";
 
 // Some bundled code may call import(): it then loads as it would from a required file.
 const COMPILE_OPTIONS: Pick<vm.ScriptOptions, "importModuleDynamically"> =
@@ -44,9 +55,9 @@ function isHeader(value: unknown): value is CodeCacheHeader {
   return (
     typeof h === "object" &&
     h !== null &&
-    typeof h.node === "string" &&
-    typeof h.arch === "string" &&
-    typeof h.sha256 === "string"
+    (["node", "v8", "arch", "build", "sha256", "data"] as const).every(
+      (k) => typeof h[k] === "string",
+    )
   );
 }
 
@@ -65,22 +76,36 @@ export function parseCodeCache(
   return isHeader(header) ? { header, data: bytes.subarray(newline + 1) } : undefined;
 }
 
-/** The header of a cache made here (this Node.js, this CPU) for a bundle of `bytes`. */
-export function codeCacheHeader(bytes: Buffer): CodeCacheHeader {
-  return { node: process.version, arch: process.arch, sha256: sha256(bytes) };
+/** This Node.js binary: what a cache's header must name to be used here. */
+function thisNode(): Pick<CodeCacheHeader, "node" | "v8" | "arch" | "build"> {
+  return {
+    node: process.version,
+    v8: process.versions.v8,
+    arch: process.arch,
+    build: sha256(Buffer.from(JSON.stringify(process.config))).slice(0, 16),
+  };
+}
+
+/** The header of a cache made here, for a bundle of `bytes`, of V8's `data`. */
+export function codeCacheHeader(bytes: Buffer, data: Buffer): CodeCacheHeader {
+  return { ...thisNode(), sha256: sha256(bytes), data: sha256(data) };
 }
 
 /**
- * Whether a cache with `header` may compile a bundle of `bytes` here. V8 checks its own version
- * and flags, and the source's length only: a bundle rebuilt to the same length would run the
- * old code, so the bytes' sha256 is checked first.
+ * Whether a cache with `header` and `data` may compile a bundle of `bytes` here. V8 checks its
+ * own version and flags, and the source's length only: a bundle rebuilt to the same length would
+ * run the old code, so the bytes' sha256 is checked; and it trusts the data, so that is too.
  */
 export function codeCacheFits(
   header: CodeCacheHeader,
   bytes: Buffer,
-): "used" | "other-node" | "other-source" {
-  if (header.node !== process.version || header.arch !== process.arch) return "other-node";
-  return header.sha256 === sha256(bytes) ? "used" : "other-source";
+  data: Buffer,
+): "used" | "other-node" | "other-source" | "damaged" {
+  const here = thisNode();
+  const keys = ["node", "v8", "arch", "build"] as const;
+  if (keys.some((k) => header[k] !== here[k])) return "other-node";
+  if (header.sha256 !== sha256(bytes)) return "other-source";
+  return header.data === sha256(data) ? "used" : "damaged";
 }
 
 function readCache(file: string): Buffer | "none" | "unreadable" {
@@ -100,7 +125,7 @@ export function compileBundle(file: string): { script: vm.Script; cache: CodeCac
   if (Buffer.isBuffer(raw)) {
     const parsed = parseCodeCache(raw);
     if (parsed !== undefined) {
-      cache = codeCacheFits(parsed.header, bytes);
+      cache = codeCacheFits(parsed.header, bytes, parsed.data);
       if (cache === "used") cachedData = parsed.data;
     }
   }
@@ -117,6 +142,10 @@ export function compileBundle(file: string): { script: vm.Script; cache: CodeCac
 function run(script: vm.Script, file: string): Module {
   const mod = new Module(file);
   mod.filename = file;
+  // Where a require from the bundle would look for packages, as Node.js sets it.
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
+    path.dirname(file),
+  );
   require.cache[file] = mod;
   try {
     const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
@@ -149,9 +178,10 @@ export function writeCodeCache(file: string): void {
     ...COMPILE_OPTIONS,
   });
   run(script, file);
-  const header = `${JSON.stringify(codeCacheHeader(bytes))}\n`;
+  const data = script.createCachedData();
+  const header = `${JSON.stringify(codeCacheHeader(bytes, data))}\n`;
   const target = file + CODE_CACHE_SUFFIX;
   const aside = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(aside, Buffer.concat([Buffer.from(header), script.createCachedData()]));
+  fs.writeFileSync(aside, Buffer.concat([Buffer.from(header), data]));
   fs.renameSync(aside, target);
 }

@@ -32,11 +32,12 @@ function sources(): string[] {
 }
 
 /**
- * The transpiled CLI's entry script. The output is a function of the sources, package.json and
- * TypeScript's version only, so it is built once into a temp folder named after their sha256 and
- * reused by every test file and run until one of them changes (transpiling takes seconds; hashing
- * takes milliseconds). Built aside and renamed into place: parallel jest workers never see half a
- * folder, and a folder, once there, never changes; one unused for an hour is removed.
+ * The transpiled CLI's entry script. The output is a function of the sources, package.json, the
+ * lockfile, TypeScript's version and the Node.js that runs the tests (the bundles' code caches)
+ * only, so it is built once into a temp folder named after their sha256 and reused by every test
+ * file and run until one of them changes (transpiling takes seconds; hashing takes milliseconds).
+ * Built aside and renamed into place: parallel jest workers never see half a folder, and a folder,
+ * once there, never changes; one unused for an hour is removed.
  */
 export function compileCli(): string {
   const files = sources();
@@ -50,6 +51,8 @@ export function compileCli(): string {
     path.join(ROOT, "scripts", "sdkBundles.js"),
   ];
   for (const file of inputs) key.update(fs.readFileSync(file)).update("\0");
+  // The bundles' V8 code caches are this Node.js's (lib/azure/bundleLoader.ts).
+  key.update(`${process.version} ${process.arch}\0`);
   for (const rel of files)
     key
       .update(rel)
@@ -82,9 +85,10 @@ export function compileCli(): string {
   // Where the CLI looks for them (cli/main.ts sdkBundles): the process tests use them, as users do.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { buildSdkBundles } = require("../../scripts/sdkBundles") as {
-    buildSdkBundles: (dir: string, root: string) => void;
+    buildSdkBundles: (dir: string, root: string) => string[];
   };
-  buildSdkBundles(path.join(tmp, "vendor"), ROOT);
+  const problems = buildSdkBundles(path.join(tmp, "vendor"), ROOT);
+  if (problems.length > 0) throw new Error(`the SDK bundles' code caches: ${problems.join("; ")}`);
   try {
     fs.renameSync(tmp, dir);
   } catch (err) {

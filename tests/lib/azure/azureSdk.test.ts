@@ -65,51 +65,77 @@ test("the files the CLI looks for are the ones scripts/sdkBundles.js writes", ()
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const script = require("../../../scripts/sdkBundles") as {
-  packagesBundledTwice: (metafile: { inputs: Record<string, unknown> }) => string[];
+  packagesBundledTwice: (metafile: {
+    inputs: Record<string, { format?: string; imports: { path: string }[] }>;
+  }) => string[];
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 describe("packagesBundledTwice", () => {
-  const meta = (...inputs: string[]) => ({
-    inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
+  type Input = { format?: "esm" | "cjs"; imports: { path: string }[] };
+  /** A metafile: each file with its format and what it imports (`<stdin>`: the entry). */
+  const meta = (
+    files: Record<string, [format: "esm" | "cjs" | undefined, ...imports: string[]]>,
+  ) => ({
+    inputs: Object.fromEntries(
+      Object.entries(files).map(([file, [format, ...imports]]): [string, Input] => [
+        file,
+        { format, imports: imports.map((p) => ({ path: p })) },
+      ]),
+    ),
   });
+  const pipe = "node_modules/@azure/core-rest-pipeline";
+  const client = "node_modules/@azure/core-client";
   test.each<[string, ReturnType<typeof meta>, string[]]>([
     [
       "one build of each package",
-      meta("node_modules/@azure/core-client/dist/esm/index.js", "node_modules/debug/src/index.js"),
+      meta({
+        "<stdin>": ["esm", `${client}/dist/esm/index.js`],
+        [`${client}/dist/esm/index.js`]: ["esm", `${pipe}/dist/esm/index.js`],
+        [`${pipe}/dist/esm/index.js`]: ["esm"],
+      }),
       [],
     ],
     [
-      "an ES build that takes one CommonJS file on purpose (core-client's shared state)",
-      meta(
-        "node_modules/@azure/core-client/dist/esm/index.js",
-        "node_modules/@azure/core-client/dist/esm/state.js",
-        "node_modules/@azure/core-client/dist/commonjs/state-cjs.js",
-      ),
+      "an ES build that imports its own CommonJS state on purpose (core-client)",
+      meta({
+        "<stdin>": ["esm", `${client}/dist/esm/index.js`],
+        [`${client}/dist/esm/index.js`]: ["esm", `${client}/dist/esm/state.js`],
+        [`${client}/dist/esm/state.js`]: ["esm", `${client}/dist/commonjs/state-cjs.js`],
+        [`${client}/dist/commonjs/state-cjs.js`]: ["cjs"],
+      }),
       [],
     ],
     [
-      "both builds' entry modules",
-      meta(
-        "node_modules/@azure/core-rest-pipeline/dist/esm/index.js",
-        "node_modules/@azure/core-rest-pipeline/dist/commonjs/index.js",
-      ),
-      ["@azure/core-rest-pipeline: dist/esm, dist/commonjs"],
+      "one CommonJS build entered at two of its files",
+      meta({
+        "<stdin>": ["cjs", `${pipe}/dist/index.js`, `${pipe}/dist/policies/index.js`],
+        [`${pipe}/dist/index.js`]: ["cjs"],
+        [`${pipe}/dist/policies/index.js`]: ["cjs"],
+      }),
+      [],
     ],
     [
-      "a package without exports: its CommonJS main and its ES build",
-      meta(
-        "node_modules/@azure/arm-batch/dist/index.js",
-        "node_modules/@azure/arm-batch/dist-esm/src/index.js",
-      ),
-      ["@azure/arm-batch: dist, dist-esm"],
+      "the ES build from the entry, the CommonJS build from a package without exports",
+      meta({
+        "<stdin>": [
+          "esm",
+          "node_modules/@azure/arm-batch/dist/index.js",
+          `${pipe}/dist/esm/index.js`,
+        ],
+        "node_modules/@azure/arm-batch/dist/index.js": ["cjs", `${pipe}/dist/commonjs/index.js`],
+        [`${pipe}/dist/esm/index.js`]: ["esm"],
+        [`${pipe}/dist/commonjs/index.js`]: ["cjs"],
+      }),
+      ["@azure/core-rest-pipeline: dist/esm/index.js (esm); dist/commonjs/index.js (cjs)"],
     ],
     [
-      "a copy nested under another package: judged on its own",
-      meta(
-        "node_modules/@azure/core-util/dist/esm/index.js",
-        "node_modules/@azure/core-util/node_modules/@azure/abort-controller/dist/esm/index.js",
-      ),
+      "a copy nested under another package is a package of its own",
+      meta({
+        "<stdin>": ["esm", "node_modules/a/index.mjs", "node_modules/b/node_modules/a/index.js"],
+        "node_modules/a/index.mjs": ["esm"],
+        "node_modules/b/node_modules/a/index.js": ["cjs"],
+      }),
       [],
     ],
   ])("%s", (_name, metafile, expected) => {

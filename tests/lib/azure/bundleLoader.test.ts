@@ -25,11 +25,18 @@ beforeAll(() => {
 beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-bundle-loader-"))));
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const sha = (text: string) => createHash("sha256").update(text).digest("hex");
-const here = { node: process.version, arch: process.arch };
+const sha = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+/** This Node.js binary, as a cache's header names it. */
+const here = {
+  node: process.version,
+  v8: process.versions.v8,
+  arch: process.arch,
+  build: sha(JSON.stringify(process.config)).slice(0, 16),
+};
 
 describe("parseCodeCache", () => {
-  const header = { ...here, sha256: "ab" };
+  const header = { ...here, sha256: "ab", data: "cd" };
+  const noDataDigest = { ...here, sha256: "ab" };
   test.each<[string, Buffer, ReturnType<typeof parseCodeCache>]>([
     [
       "a header line, then the data",
@@ -38,7 +45,11 @@ describe("parseCodeCache", () => {
     ],
     ["no newline", Buffer.from(JSON.stringify(header)), undefined],
     ["a header that is not JSON", Buffer.from("{node:1}\n\x01"), undefined],
-    ["a header without sha256", Buffer.from(`${JSON.stringify(here)}\n\x01`), undefined],
+    [
+      "a header without the data's digest",
+      Buffer.from(`${JSON.stringify(noDataDigest)}\n\x01`),
+      undefined,
+    ],
     ["a header that is null", Buffer.from("null\n\x01"), undefined],
     ["empty", Buffer.alloc(0), undefined],
   ])("%s", (_name, bytes, expected) => {
@@ -48,17 +59,24 @@ describe("parseCodeCache", () => {
 
 describe("codeCacheFits", () => {
   const bytes = Buffer.from("module.exports = 1;\n");
-  test.each<[string, object, ReturnType<typeof codeCacheFits>]>([
-    ["made here for these bytes", { ...here, sha256: sha(bytes.toString()) }, "used"],
-    ["another Node.js", { ...here, node: "v20.0.0", sha256: sha(bytes.toString()) }, "other-node"],
-    ["another CPU", { ...here, arch: "arm64-not-this", sha256: sha("x") }, "other-node"],
-    ["other bytes", { ...here, sha256: sha("module.exports = 2;\n") }, "other-source"],
-  ])("%s", (_name, header, expected) => {
-    expect(codeCacheFits({ ...here, sha256: "", ...header }, bytes)).toBe(expected);
+  const data = Buffer.from([1, 2, 3]);
+  const made = { ...here, sha256: sha(bytes), data: sha(data) };
+  test.each<[string, Partial<Record<keyof typeof made, string>>, ReturnType<typeof codeCacheFits>]>(
+    [
+      ["made here for these bytes, its data intact", {}, "used"],
+      ["another Node.js version", { node: "v20.0.0" }, "other-node"],
+      ["another V8", { v8: "11.3.244.8-node.0" }, "other-node"],
+      ["another CPU", { arch: process.arch === "arm64" ? "x64" : "arm64" }, "other-node"],
+      ["a binary built with other options", { build: "0123456789abcdef" }, "other-node"],
+      ["other bytes", { sha256: sha("module.exports = 2;\n") }, "other-source"],
+      ["data not what was written", { data: sha(Buffer.from([1, 2, 4])) }, "damaged"],
+    ],
+  )("%s", (_name, change, expected) => {
+    expect(codeCacheFits({ ...made, ...change }, bytes, data)).toBe(expected);
   });
 
-  test("the header of a cache made here names this Node.js, this CPU and the bytes", () => {
-    expect(codeCacheHeader(bytes)).toEqual({ ...here, sha256: sha(bytes.toString()) });
+  test("the header of a cache made here names this binary, the bytes and the data", () => {
+    expect(codeCacheHeader(bytes, data)).toEqual(made);
   });
 });
 
@@ -110,10 +128,8 @@ test("from its cache when the cache was made here for these bytes, as require wo
   });
   inNode(`L.writeCodeCache(${JSON.stringify(file)}); console.log("{}");`);
   expect(fs.readdirSync(tmp).sort()).toEqual(["b.js", `b.js${CODE_CACHE_SUFFIX}`]);
-  expect(parseCodeCache(fs.readFileSync(file + CODE_CACHE_SUFFIX))?.header).toEqual({
-    ...here,
-    sha256: sha(BUNDLE),
-  });
+  const written = parseCodeCache(fs.readFileSync(file + CODE_CACHE_SUFFIX))!;
+  expect(written.header).toEqual({ ...here, sha256: sha(BUNDLE), data: sha(written.data) });
   expect(inNode(LOAD(file))).toMatchObject({ cache: "used", value: "one", later: "one!" });
 });
 
@@ -127,23 +143,31 @@ test("from source, running the new code, when the bundle changed since its cache
   expect(inNode(LOAD(file))).toMatchObject({ cache: "other-source", value: "two", later: "two!" });
 });
 
+/** A cache file of `header` (with the data's digest made right) and `data`. */
+function cacheFile(header: object, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${JSON.stringify({ ...header, data: sha(data) })}\n`), data]);
+}
+
 test.each<[string, (cache: Buffer) => Buffer, string]>([
   [
     "made by another Node.js",
-    (c) => {
-      const parsed = parseCodeCache(c)!;
-      const header = JSON.stringify({ ...parsed.header, node: "v20.0.0" });
-      return Buffer.concat([Buffer.from(`${header}\n`), parsed.data]);
-    },
+    (c) => cacheFile({ ...parseCodeCache(c)!.header, node: "v20.0.0" }, parseCodeCache(c)!.data),
     "other-node",
   ],
   [
-    "whose data V8 refuses",
+    // One byte changed in the middle: V8 (a release build checks no checksum) crashed on such
+    // data, at half its length, before the header carried the data's digest.
+    "whose data was damaged",
     (c) => {
-      const parsed = parseCodeCache(c)!;
-      const header = JSON.stringify(parsed.header);
-      return Buffer.concat([Buffer.from(`${header}\n`), Buffer.alloc(parsed.data.length, 7)]);
+      const damaged = Buffer.from(c);
+      damaged[Math.floor(c.length / 2)] ^= 0xff;
+      return damaged;
     },
+    "damaged",
+  ],
+  [
+    "whose data V8 refuses (not V8's: the header rewritten to fit it)",
+    (c) => cacheFile(parseCodeCache(c)!.header, Buffer.alloc(parseCodeCache(c)!.data.length, 7)),
     "rejected",
   ],
   ["that is not a cache file", () => Buffer.from("not a cache"), "unreadable"],
@@ -154,6 +178,17 @@ test.each<[string, (cache: Buffer) => Buffer, string]>([
   expect(inNode(LOAD(file))).toMatchObject({ cache: expected, value: "one", later: "one!" });
 });
 
+test("from source when V8 flags differ: a cache written under NODE_OPTIONS' --max-old-space-size", () => {
+  const file = bundle("b.js", BUNDLE);
+  const res = spawnSync(
+    process.execPath,
+    ["-e", `require(${JSON.stringify(loader)}).writeCodeCache(${JSON.stringify(file)})`],
+    { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "--max-old-space-size=4096" } },
+  );
+  expect(res.status).toBe(0);
+  expect(inNode(LOAD(file))).toMatchObject({ cache: "rejected", value: "one", later: "one!" });
+});
+
 test("a bundle that throws as it loads throws each time, never half loaded", () => {
   const file = bundle("bad.js", "exports.partial = true;\nthrow new Error('broken bundle');\n");
   const code =
@@ -162,4 +197,27 @@ test("a bundle that throws as it loads throws each time, never half loaded", () 
     "catch (err) { return err.message; } });\n" +
     "console.log(JSON.stringify({ tries, cached: file in require.cache }));";
   expect(inNode(code)).toEqual({ tries: ["broken bundle", "broken bundle"], cached: false });
+});
+
+test("the build writes the caches as the CLI starts, whatever NODE_OPTIONS it runs under, and drops a bundle that throws", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { writeCodeCaches } = require("../../../scripts/sdkBundles") as {
+    writeCodeCaches: (files: string[], lib: string) => string[];
+  };
+  const good = bundle("b.js", BUNDLE);
+  const bad = bundle("bad.js", "throw new Error('broken bundle');\n");
+  const saved = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = "--max-old-space-size=4096";
+  let problems: string[];
+  try {
+    problems = writeCodeCaches([good, bad], path.dirname(path.dirname(loader)));
+  } finally {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+  }
+  expect(problems).toEqual([
+    "bad.js removed: it throws when loaded (broken bundle); the CLI loads the package",
+  ]);
+  expect(fs.readdirSync(tmp).sort()).toEqual(["b.js", `b.js${CODE_CACHE_SUFFIX}`]);
+  expect(inNode(LOAD(good))).toMatchObject({ cache: "used", value: "one" });
 });
