@@ -214,7 +214,7 @@ function buildSdkBundles(dir, root = path.join(__dirname, "..")) {
     const twice = packagesBundledTwice(result.metafile);
     if (twice.length > 0) throw new Error(`${file} holds packages twice: ${twice.join("; ")}`);
     // esbuild turns an ES module's import.meta into an empty object in a CommonJS bundle (without
-    // a warning): code reading it would fail when it runs, so the build fails now.
+    // a warning): code reading it would fail when it runs, so the bundle is refused now.
     if (esm && fs.readFileSync(path.join(dir, file), "utf8").includes("import_meta")) {
       throw new Error(`${file}: bundled code reads import.meta, which a CommonJS bundle lacks`);
     }

@@ -142,10 +142,11 @@ export function compileBundle(file: string): { script: vm.Script; cache: CodeCac
 function run(script: vm.Script, file: string): Module {
   const mod = new Module(file);
   mod.filename = file;
-  // Where a require from the bundle would look for packages, as Node.js sets it.
-  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
-    path.dirname(file),
-  );
+  // Where a require from the bundle would look for packages, as Node.js sets it (an internal
+  // function, so only when it is there: the bundles require only Node.js's own modules).
+  const paths = (Module as unknown as { _nodeModulePaths?: (dir: string) => string[] })
+    ._nodeModulePaths;
+  if (typeof paths === "function") mod.paths = paths(path.dirname(file));
   require.cache[file] = mod;
   try {
     const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
