@@ -116,6 +116,27 @@ const LOAD = (file: string) =>
   "console.log(JSON.stringify({ cache, value: m.value, later: m.later(), where: m.where, " +
   "eol: m.eol, same: L.loadBundle(file) === m && require(file) === m }));";
 
+/** The cache writeCodeCache makes for BUNDLE, made once (it holds no path: copied per test). */
+let bundleCache: Buffer;
+beforeAll(() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-bundle-cache-"));
+  try {
+    const file = path.join(dir, "b.js");
+    fs.writeFileSync(file, BUNDLE);
+    inNode(`L.writeCodeCache(${JSON.stringify(file)}); console.log("{}");`);
+    bundleCache = fs.readFileSync(file + CODE_CACHE_SUFFIX);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+/** BUNDLE as b.js with the cache writeCodeCache makes for it beside it. */
+function cachedBundle(): string {
+  const file = bundle("b.js", BUNDLE);
+  fs.writeFileSync(file + CODE_CACHE_SUFFIX, bundleCache);
+  return file;
+}
+
 test("from its cache when the cache was made here for these bytes, as require would load it", () => {
   const file = bundle("b.js", BUNDLE);
   expect(inNode(LOAD(file))).toEqual({
@@ -134,8 +155,7 @@ test("from its cache when the cache was made here for these bytes, as require wo
 });
 
 test("from source, running the new code, when the bundle changed since its cache", () => {
-  const file = bundle("b.js", BUNDLE);
-  inNode(`L.writeCodeCache(${JSON.stringify(file)}); console.log("{}");`);
+  const file = cachedBundle();
   // The same length: V8's own check (the source's length) would take the old cache.
   const changed = BUNDLE.replace("'one'", "'two'");
   expect(changed.length).toBe(BUNDLE.length);
@@ -172,8 +192,7 @@ test.each<[string, (cache: Buffer) => Buffer, string]>([
   ],
   ["that is not a cache file", () => Buffer.from("not a cache"), "unreadable"],
 ])("from source when the cache is one %s", (_name, spoil, expected) => {
-  const file = bundle("b.js", BUNDLE);
-  inNode(`L.writeCodeCache(${JSON.stringify(file)}); console.log("{}");`);
+  const file = cachedBundle();
   fs.writeFileSync(file + CODE_CACHE_SUFFIX, spoil(fs.readFileSync(file + CODE_CACHE_SUFFIX)));
   expect(inNode(LOAD(file))).toMatchObject({ cache: expected, value: "one", later: "one!" });
 });
