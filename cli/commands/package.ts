@@ -148,7 +148,10 @@ export async function buildFromFolder(
     version: opts.version,
     versionField: "--version",
     applicationId: opts.applicationId,
-    outDir,
+    // As typed when given (resolved where it is used), so that a message shows what the user
+    // wrote, under the name they know it by.
+    outDir: outField.value,
+    outDirField: outField.field,
     // A version claims its content: another zip under it is refused, unless uncommitted
     // changes make the version provisional (then replaced, with the warning below).
     ifChanged: opts.replace ? "replace" : "refuse",
@@ -168,9 +171,7 @@ export async function buildFromFolder(
         `${err.path} already holds version ${err.version} with other content (sha256 ${err.previousSha256.slice(0, 12)}..., now ${err.sha256.slice(0, 12)}...); a version keeps its content once published (Batch never replaces an active version): ${how}, or ${opts.command === "package" ? "--replace" : "hpc-batch package --replace"} to overwrite the local zip`,
       );
     }
-    throw err instanceof InputError && err.field === "outDir"
-      ? new InputError(outField.field, outField.value, err.rule)
-      : err;
+    throw err;
   });
   if (resolved.dirty) {
     process.stderr.write(

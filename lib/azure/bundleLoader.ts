@@ -116,6 +116,15 @@ function readCache(file: string): Buffer | "none" | "unreadable" {
   }
 }
 
+/** `bytes` of `file` compiled as a CommonJS module's code, from `cachedData` when given. */
+function compile(file: string, bytes: Buffer, cachedData?: Buffer): vm.Script {
+  return new vm.Script(Module.wrap(bytes.toString("utf8")), {
+    filename: file,
+    cachedData,
+    ...COMPILE_OPTIONS,
+  });
+}
+
 /** Compiles `file` as a CommonJS module's code, from its cache when that fits. */
 export function compileBundle(file: string): { script: vm.Script; cache: CodeCacheUse } {
   const bytes = fs.readFileSync(file);
@@ -129,11 +138,7 @@ export function compileBundle(file: string): { script: vm.Script; cache: CodeCac
       if (cache === "used") cachedData = parsed.data;
     }
   }
-  const script = new vm.Script(Module.wrap(bytes.toString("utf8")), {
-    filename: file,
-    cachedData,
-    ...COMPILE_OPTIONS,
-  });
+  const script = compile(file, bytes, cachedData);
   if (cachedData !== undefined && script.cachedDataRejected === true) cache = "rejected";
   return { script, cache };
 }
@@ -174,10 +179,7 @@ export function loadBundle(file: string): unknown {
  */
 export function writeCodeCache(file: string): void {
   const bytes = fs.readFileSync(file);
-  const script = new vm.Script(Module.wrap(bytes.toString("utf8")), {
-    filename: file,
-    ...COMPILE_OPTIONS,
-  });
+  const script = compile(file, bytes);
   run(script, file);
   const data = script.createCachedData();
   const header = `${JSON.stringify(codeCacheHeader(bytes, data))}\n`;

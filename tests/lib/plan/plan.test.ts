@@ -32,11 +32,17 @@ let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "plan-test-"))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** The fixture project, less its out/, as a git repository with `program.js` and one commit. */
-function fixtureRepo(name: string, stackFile: string, program: string): string {
+/**
+ * The fixture project, less its out/, as a git repository with `program.js`, a stack `name` that
+ * sets only the location, and one commit.
+ */
+function fixtureRepo(name: string, program: string): string {
   const dir = path.join(tmp, name);
   fs.cpSync(fixture, dir, { recursive: true, filter: (src) => !src.endsWith(`${path.sep}out`) });
-  fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stackFile);
+  fs.writeFileSync(
+    path.join(dir, `Pulumi.${name}.yaml`),
+    "config:\n  azure-native:location: westeurope\n",
+  );
   fs.writeFileSync(path.join(dir, "program.js"), program);
   git(dir, "init", "-q");
   git(dir, "add", ".");
@@ -586,11 +592,7 @@ test.each([
 });
 
 test("out/ a symbolic link whose target is gone: the plan names the link; nothing is written", async () => {
-  const root = fixtureRepo(
-    "dangling",
-    "config:\n  azure-native:location: westeurope\n",
-    "exports.x = 1;\n",
-  );
+  const root = fixtureRepo("dangling", "exports.x = 1;\n");
   fs.symlinkSync(path.join(tmp, "gone-out"), path.join(root, "out"));
   const outDir = path.join(tmp, "dangling-plan");
   const run = runPlan({ root, stack: "dangling", outDir, program: path.join(root, "program.js") });
@@ -601,11 +603,7 @@ test("out/ a symbolic link whose target is gone: the plan names the link; nothin
 });
 
 test("--out-dir that cannot be made: refused before the package is built", async () => {
-  const root = fixtureRepo(
-    "blocked",
-    "config:\n  azure-native:location: westeurope\n",
-    "exports.x = 1;\n",
-  );
+  const root = fixtureRepo("blocked", "exports.x = 1;\n");
   const blocker = path.join(tmp, "blocked-file");
   fs.writeFileSync(blocker, "");
   const outDir = path.join(blocker, "plans");
@@ -621,7 +619,6 @@ test("in a shallow clone without a release tag, the plan shows 0.0.0-unversioned
   // A repository with the fixture project, cloned at depth 1 as CI systems do by default.
   const origin = fixtureRepo(
     "shallow",
-    "config:\n  azure-native:location: westeurope\n",
     'exports.version = new (require("@pulumi/pulumi").Config)("hpc-batch").get("batchApplicationVersion");\n',
   );
   git(origin, "commit", "-q", "--allow-empty", "-m", "fix: b");
@@ -657,7 +654,6 @@ test("one plan reads the version history once: the program gets the plan's readi
   );
   const root = fixtureRepo(
     "history",
-    "config:\n  azure-native:location: westeurope\n",
     `const { resolveApplicationVersion } = require(${versionModule});
 module.exports = async () => ({ version: (await resolveApplicationVersion({ folder: "app" })).version });
 `,
