@@ -19,28 +19,50 @@ export const SDK_BUNDLE_FILES = {
 export type SdkBundles = Partial<Record<keyof typeof SDK_BUNDLE_FILES, string>>;
 
 /**
- * What the CLI uses of the ARM client and the HTTP pipeline it is built on. The ARM bundle exports
- * these names only (scripts/sdkBundles.js reads this list from the compiled module): built from
- * the packages' ES modules, it leaves out what none of them reaches. Using another name is a type
+ * What the CLI uses of each SDK, per bundle: each bundle exports these names only, under the
+ * namespace named here (scripts/sdkBundles.js reads this list from the compiled module and
+ * imports each namespace's names from its package in SDK_PACKAGES). Built from the packages' ES
+ * modules, a bundle leaves out what none of its names reaches. Using another name is a type
  * error until it is added here.
  */
-export const ARM_SDK_EXPORTS = {
-  armBatch: ["BatchManagementClient"],
-  rest: [
-    "RestError",
-    "bearerTokenAuthenticationPolicy",
-    "createDefaultHttpClient",
-    "createHttpHeaders",
-    "createPipelineFromOptions",
-    "createPipelineRequest",
-  ],
+export const SDK_EXPORTS = {
+  arm: {
+    armBatch: ["BatchManagementClient"],
+    rest: [
+      "RestError",
+      "bearerTokenAuthenticationPolicy",
+      "createDefaultHttpClient",
+      "createHttpHeaders",
+      "createPipelineFromOptions",
+      "createPipelineRequest",
+    ],
+  },
+  storageBlob: { storageBlob: ["AnonymousCredential", "BlockBlobClient"] },
+  identity: { identity: ["DefaultAzureCredential"] },
+} as const;
+
+/** The package each namespace of SDK_EXPORTS comes from. */
+export const SDK_PACKAGES = {
+  armBatch: "@azure/arm-batch",
+  rest: "@azure/core-rest-pipeline",
+  storageBlob: "@azure/storage-blob",
+  identity: "@azure/identity",
 } as const;
 
 /** The ARM client and its HTTP pipeline, from one bundle (one pipeline copy). */
 export interface ArmSdk {
-  armBatch: Pick<typeof armBatch, (typeof ARM_SDK_EXPORTS.armBatch)[number]>;
-  rest: Pick<typeof coreRest, (typeof ARM_SDK_EXPORTS.rest)[number]>;
+  armBatch: Pick<typeof armBatch, (typeof SDK_EXPORTS.arm.armBatch)[number]>;
+  rest: Pick<typeof coreRest, (typeof SDK_EXPORTS.arm.rest)[number]>;
 }
+
+/** What the CLI uses of @azure/storage-blob. */
+export type StorageBlobSdk = Pick<
+  typeof storageBlob,
+  (typeof SDK_EXPORTS.storageBlob.storageBlob)[number]
+>;
+
+/** What the CLI uses of @azure/identity. */
+export type IdentitySdk = Pick<typeof identity, (typeof SDK_EXPORTS.identity.identity)[number]>;
 
 /**
  * Where the choice is kept: a property of the process's global object, read at each call, not a
@@ -80,16 +102,16 @@ export function armSdk(): ArmSdk {
 }
 
 /** @azure/storage-blob, loaded on first use. */
-export function storageBlobSdk(): typeof storageBlob {
+export function storageBlobSdk(): StorageBlobSdk {
   const file = bundles().storageBlob;
-  if (file !== undefined) return fromBundle(file) as typeof storageBlob;
+  if (file !== undefined) return (fromBundle(file) as { storageBlob: StorageBlobSdk }).storageBlob;
   return require("@azure/storage-blob") as typeof storageBlob;
 }
 
 /** @azure/identity, loaded on first use. */
-export function identitySdk(): typeof identity {
+export function identitySdk(): IdentitySdk {
   const file = bundles().identity;
-  if (file !== undefined) return fromBundle(file) as typeof identity;
+  if (file !== undefined) return (fromBundle(file) as { identity: IdentitySdk }).identity;
   return require("@azure/identity") as typeof identity;
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

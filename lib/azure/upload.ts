@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import type { BlockBlobClient, StoragePipelineOptions } from "@azure/storage-blob";
+import type { Pipeline } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { armSdk, storageBlobSdk } from "./azureSdk";
 import { STORAGE_SCOPE } from "./credentials";
@@ -153,10 +154,21 @@ export function blobClient(
   // Loaded on first use (./azureSdk), not with this module: a command that never uploads (help,
   // an unchanged publish, a plan) does not pay for it.
   const { AnonymousCredential, BlockBlobClient } = storageBlobSdk();
-  if (hasSas(storageUrl))
-    return new BlockBlobClient(storageUrl, new AnonymousCredential(), options);
-  if (!credential) throw noCredentialError(storageUrl);
-  return new BlockBlobClient(storageUrl, credential, options);
+  let client: BlockBlobClient;
+  if (hasSas(storageUrl)) {
+    client = new BlockBlobClient(storageUrl, new AnonymousCredential(), options);
+  } else {
+    if (!credential) throw noCredentialError(storageUrl);
+    client = new BlockBlobClient(storageUrl, credential, options);
+  }
+  // The client's HTTP pipeline is on its protocol-layer context (a protected member of
+  // @azure/storage-blob's StorageClient, which offers no public way to remove a policy): without
+  // its form-data policy, the first upload does not load Node.js's fetch (about 30 ms). Should a
+  // later SDK version move it, the client keeps the policy (slower, same requests; a test says).
+  const context = (client as unknown as { storageClientContext?: { pipeline?: Pipeline } })
+    .storageClientContext;
+  if (context?.pipeline) dropFormDataPolicy(context.pipeline);
+  return client;
 }
 
 /**

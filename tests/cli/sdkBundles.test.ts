@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startArmBatchStandIn, type ArmBatchStandIn } from "../../standins/armBatchStandIn";
 import { fakeEntraToken, startAzurite, type Azurite } from "../../standins/azurite";
-import { ARM_SDK_EXPORTS } from "../../lib/azure/azureSdk";
+import { SDK_BUNDLE_FILES, SDK_EXPORTS } from "../../lib/azure/azureSdk";
 import { compileCli, startCli } from "../support/cliProcess";
 
 const SUB = "00000000-0000-0000-0000-0000000000b1";
@@ -42,7 +42,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv) {
   fs.writeFileSync(
     hook,
     'process.on("exit", () => require("node:fs").writeFileSync(process.env.LOADED_FILE, ' +
-      "JSON.stringify(Object.keys(require.cache))));\n",
+      "JSON.stringify({ files: Object.keys(require.cache), internal: process.moduleLoadList })));\n",
   );
   // Nothing of the machine's Azure sign-in leaks in (az, pwsh and azd are not on this PATH).
   const clean: NodeJS.ProcessEnv = {};
@@ -63,7 +63,10 @@ async function run(args: string[], env: NodeJS.ProcessEnv) {
       ...env,
     },
   }).done;
-  const files = JSON.parse(fs.readFileSync(loaded, "utf8")) as string[];
+  const { files, internal } = JSON.parse(fs.readFileSync(loaded, "utf8")) as {
+    files: string[];
+    internal: string[];
+  };
   const cli = path.dirname(entry);
   const vendor = path.join(cli, "vendor");
   return {
@@ -73,6 +76,8 @@ async function run(args: string[], env: NodeJS.ProcessEnv) {
       .filter((f) => f.startsWith(cli) && !f.startsWith(vendor))
       .map((f) => path.relative(cli, f)),
     bundles: files.filter((f) => f.startsWith(vendor)).map((f) => path.relative(vendor, f)),
+    /** Whether Node.js's fetch (undici) was loaded: one SDK policy's check loads it (30 ms). */
+    fetch: internal.some((m) => /undici/.test(m)),
     packages: [
       ...new Set(
         files
@@ -141,6 +146,8 @@ test("publish --zip of a new version: the ARM and storage bundles, no @azure pac
   expect(JSON.parse(pub.stdout)).toMatchObject({ outcome: "published", version: "1.0.0" });
   expect(pub.bundles.sort()).toEqual(["azure-arm.js", "azure-storage-blob.js"]);
   expect(pub.packages).toEqual([]);
+  // Neither pipeline kept its form-data policy (lib/azure/pipeline.ts): no fetch loaded.
+  expect(pub.fetch).toBe(false);
   const writer = "lib/package/zipWriter.js";
   expect({
     package: again.ours.includes(writer),
@@ -167,7 +174,8 @@ test("no token: the credential chain comes from the identity bundle and fails wi
 test("each bundle compiles from the V8 code cache the build wrote beside it", () => {
   const vendor = path.join(path.dirname(entry), "vendor");
   const loader = path.join(path.dirname(entry), "lib", "azure", "bundleLoader.js");
-  const files = ["azure-arm.js", "azure-identity.js", "azure-storage-blob.js"];
+  const files = Object.values(SDK_BUNDLE_FILES).sort();
+  expect(files).toEqual(["azure-arm.js", "azure-identity.js", "azure-storage-blob.js"]);
   const code =
     `const { compileBundle } = require(${JSON.stringify(loader)});\n` +
     `const files = ${JSON.stringify(files)};\n` +
@@ -179,36 +187,41 @@ test("each bundle compiles from the V8 code cache the build wrote beside it", ()
   });
   expect(res.stderr).toBe("");
   expect(JSON.parse(res.stdout)).toEqual(files.map((f) => [f, "used"]));
-  expect(
-    fs
-      .readdirSync(vendor)
-      .filter((f) => f.endsWith(".v8cache"))
-      .sort(),
-  ).toEqual(files.map((f) => `${f}.v8cache`));
+  // The build writes the files the CLI looks for, each with its cache, and the licenses.
+  expect(fs.readdirSync(vendor).sort()).toEqual(
+    [...files, ...files.map((f) => `${f}.v8cache`), "azure-sdk.LICENSES.txt"].sort(),
+  );
 });
 
-test("the ARM bundle exports the names the CLI uses, each a function, and one pipeline", () => {
-  const arm = path.join(path.dirname(entry), "vendor", "azure-arm.js");
+test("each bundle exports the names the CLI uses, each a function; the ARM bundle one pipeline", () => {
+  const vendor = path.join(path.dirname(entry), "vendor");
   // The client's error for a 404 (answered by an HTTP client of the test's, no network) is the
   // RestError class the bundle exports: with two pipeline copies in the bundle it is not.
   const code = [
-    `const sdk = require(${JSON.stringify(arm)});`,
+    `const vendor = ${JSON.stringify(vendor)};`,
+    `const files = ${JSON.stringify(SDK_BUNDLE_FILES)};`,
     "const names = (o) => Object.keys(o).sort().map((k) => [k, typeof o[k]]);",
+    "const shape = (m) => Object.fromEntries(Object.entries(m).map(([ns, o]) => [ns, names(o)]));",
+    "const all = {};",
+    "for (const [key, file] of Object.entries(files)) all[key] = shape(require(`${vendor}/${file}`));",
+    "const sdk = require(`${vendor}/${files.arm}`);",
     "const token = { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3.6e6 }) };",
     "const httpClient = { sendRequest: async (request) => ({ request, status: 404,",
     "  headers: sdk.rest.createHttpHeaders({ 'content-type': 'application/json' }),",
     "  bodyAsText: JSON.stringify({ error: { code: 'ApplicationNotFound', message: 'none' } }) }) };",
     "const client = new sdk.armBatch.BatchManagementClient(token, 's', { httpClient });",
     "client.applicationOperations.get('rg', 'acct', 'app').then(() => 'no error', (err) => err).then((err) =>",
-    "  console.log(JSON.stringify({ armBatch: names(sdk.armBatch), rest: names(sdk.rest),",
-    "    error: [err instanceof sdk.rest.RestError, err.statusCode, err.code] })));",
+    "  console.log(JSON.stringify({ all, error: [err instanceof sdk.rest.RestError, err.statusCode, err.code] })));",
   ].join("\n");
   const res = spawnSync(process.execPath, ["-e", code], { encoding: "utf8" });
   expect(res.stderr).toBe("");
   const fns = (names: readonly string[]) => [...names].sort().map((n) => [n, "function"]);
   expect(JSON.parse(res.stdout)).toEqual({
-    armBatch: fns(ARM_SDK_EXPORTS.armBatch),
-    rest: fns(ARM_SDK_EXPORTS.rest),
+    all: {
+      arm: { armBatch: fns(SDK_EXPORTS.arm.armBatch), rest: fns(SDK_EXPORTS.arm.rest) },
+      storageBlob: { storageBlob: fns(SDK_EXPORTS.storageBlob.storageBlob) },
+      identity: { identity: fns(SDK_EXPORTS.identity.identity) },
+    },
     error: [true, 404, "ApplicationNotFound"],
   });
 });
