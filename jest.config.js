@@ -3,8 +3,23 @@
  * stand-ins. ts-jest only transpiles (tsconfig.json sets isolatedModules): the type check is
  * `npm run typecheck`, which CI runs, so the suite does not pay for it once per file.
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS config file
+const path = require("node:path");
+
+// `npm test` points TMPDIR at the run's own folder (scripts/test.js): jest's transform cache, which
+// is meant to outlive a run, stays where jest keeps it by default, in the temp directory itself.
+const shared = process.env.HPC_BATCH_TEST_SHARED_TMP;
+
 module.exports = {
   preset: "ts-jest",
+  ...(shared
+    ? {
+        cacheDirectory: path.join(
+          shared,
+          process.getuid ? `jest_${process.getuid().toString(36)}` : "jest",
+        ),
+      }
+    : {}),
   testEnvironment: "node",
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],

@@ -27,18 +27,28 @@ const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { makeRunDir } = require("./runDir");
 const { makeTestTls } = require("./tls");
 
 const root = path.join(__dirname, "..");
 
 if (!process.env.HPC_BATCH_BENCH_CHILD) {
-  const tls = makeTestTls("scripts/bench.js");
-  const res = spawnSync(process.execPath, [__filename, ...process.argv.slice(2)], {
+  // The run's temp files (the certificate, the zips, the commands' own) in one folder, removed at
+  // the end; a killed run's folder is removed by the next run (scripts/runDir.js).
+  const run = makeRunDir("bench");
+  for (const dir of run.swept)
+    console.error(`bench: removed ${dir} (left by a run that was killed)`);
+  const tls = makeTestTls("scripts/bench.js", run.dir);
+  const child = spawn(process.execPath, [__filename, ...process.argv.slice(2)], {
     stdio: "inherit",
-    env: { ...process.env, HPC_BATCH_BENCH_CHILD: "1", ...tls.env },
+    env: { ...process.env, HPC_BATCH_BENCH_CHILD: "1", TMPDIR: run.dir, ...tls.env },
   });
-  tls.remove();
-  process.exit(res.status === null ? 1 : res.status);
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  child.on("exit", (code, signal) => {
+    run.remove();
+    process.exit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 130 : 1));
+  });
+  return;
 }
 
 // ---- child: the benchmark itself -------------------------------------------------------------

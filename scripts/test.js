@@ -4,25 +4,37 @@
 // which Node reads only at start-up, then runs jest in a child process with that variable set.
 // Extra arguments go to jest: `npm test -- tests/lib/package/zip.test.ts`.
 "use strict";
-const { spawnSync } = require("node:child_process");
+const { spawn } = require("node:child_process");
 const fs = require("node:fs");
+const os = require("node:os");
 const path = require("node:path");
+const { makeRunDir } = require("./runDir");
 const { makeTestTls } = require("./tls");
 
-const tls = makeTestTls("scripts/test.js");
-const dir = tls.dir;
+// Every temp file and folder of the run (the tests', the CLIs' they start, the certificate's) goes
+// into one folder, removed at the end; the folders of killed runs go at the next run's start.
+// What is meant to outlive a run (jest's transform cache, the tests' compiled CLI) stays in the
+// temp directory itself, HPC_BATCH_TEST_SHARED_TMP.
+const shared = os.tmpdir();
+const run = makeRunDir("test", shared);
+for (const dir of run.swept)
+  console.error(`npm test: removed ${dir} (left by a run that was killed)`);
+const tls = makeTestTls("scripts/test.js", run.dir);
 const env = {
   ...process.env,
   ...tls.env,
-  HPC_BATCH_TEST_SUMMARY: path.join(dir, "summary.txt"),
+  TMPDIR: run.dir,
+  HPC_BATCH_TEST_SHARED_TMP: shared,
+  HPC_BATCH_TEST_SUMMARY: path.join(run.dir, "summary.txt"),
 };
 const jest = require.resolve("jest/bin/jest");
-const res = spawnSync(process.execPath, [jest, ...process.argv.slice(2)], {
-  stdio: "inherit",
-  env,
+const child = spawn(process.execPath, [jest, ...process.argv.slice(2)], { stdio: "inherit", env });
+// Ctrl-C or a cancelled job: jest is told, and this process cleans up once it has ended.
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => {
+  if (fs.existsSync(env.HPC_BATCH_TEST_SUMMARY)) {
+    process.stdout.write(fs.readFileSync(env.HPC_BATCH_TEST_SUMMARY, "utf8"));
+  }
+  run.remove();
+  process.exit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 130 : 1));
 });
-if (fs.existsSync(env.HPC_BATCH_TEST_SUMMARY)) {
-  process.stdout.write(fs.readFileSync(env.HPC_BATCH_TEST_SUMMARY, "utf8"));
-}
-tls.remove();
-process.exit(res.status === null ? 1 : res.status);

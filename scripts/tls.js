@@ -7,9 +7,12 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
-/** Creates the certificate in a new temp folder; exits 2 with `who`'s name if openssl fails. */
-function makeTestTls(who) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-batch-tls-"));
+/**
+ * Creates the certificate in a new folder under `parent` (the temp directory by default); exits
+ * 2 with `who`'s name if openssl fails.
+ */
+function makeTestTls(who, parent = os.tmpdir()) {
+  const dir = fs.mkdtempSync(path.join(parent, "hpc-batch-tls-"));
   const key = path.join(dir, "key.pem");
   const cert = path.join(dir, "cert.pem");
   try {

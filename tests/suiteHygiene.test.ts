@@ -5,7 +5,10 @@
  *   the fixture stack tests/fixtures/stacks/Pulumi.ci.yaml (tests/support/devStack.ts);
  * - no test bounds wall time: a busy machine (a shared 2-core CI runner) is slower, not wrong.
  * Both are checked on the test sources, so a new test that breaks the rule fails here by name.
+ * - a run leaves nothing in the temp directory: `npm test` gives it a folder of its own, removed
+ *   at the end, and removes the folders of runs that were killed (scripts/runDir.js).
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -156,4 +159,80 @@ test("no test bounds how long something took", () => {
     .filter((f) => f !== "suiteHygiene.test.ts")
     .filter((f) => BOUNDS_WALL_TIME.test(code(f)));
   expect(found).toEqual([]);
+});
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const runDirs = require("../scripts/runDir") as {
+  makeRunDir: (
+    kind: string,
+    tmpRoot?: string,
+  ) => { dir: string; swept: string[]; remove: () => void };
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The pid of a process that has ended. */
+function endedPid(): number {
+  const res = spawnSync(process.execPath, ["-e", "0"]);
+  expect(res.status).toBe(0);
+  return res.pid;
+}
+
+test("under npm test, the temp directory is the run's own folder", () => {
+  const shared = process.env.HPC_BATCH_TEST_SHARED_TMP;
+  expect(shared).toBeDefined();
+  expect(path.dirname(os.tmpdir())).toBe(shared);
+  const m = /^hpc-batch-test-run-(\d+)-\w{6}$/.exec(path.basename(os.tmpdir()));
+  expect(m).not.toBeNull();
+  // scripts/test.js's own process, which removes it when jest ends.
+  expect(process.kill(Number(m![1]), 0)).toBe(true);
+});
+
+test("a run's folder: the folders of ended runs of its kind are removed first, the rest kept", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-run-dirs-"));
+  try {
+    const dead = endedPid();
+    const keep = [
+      `hpc-batch-test-run-${process.pid}-aaaaaa`, // a run still going
+      `hpc-batch-bench-run-${dead}-bbbbbb`, // another kind
+      `hpc-batch-test-cli-${dead}`, // not a run folder
+      "hpc-batch-test-run-x-cccccc",
+    ];
+    const stale = [`hpc-batch-test-run-${dead}-dddddd`, `hpc-batch-test-run-${dead}-eeeeee`];
+    for (const name of [...keep, ...stale]) {
+      fs.mkdirSync(path.join(root, name, "inside"), { recursive: true });
+    }
+    const run = runDirs.makeRunDir("test", root);
+    expect(run.swept.sort()).toEqual(stale.map((n) => path.join(root, n)));
+    expect(path.basename(run.dir)).toMatch(
+      new RegExp(`^hpc-batch-test-run-${process.pid}-\\w{6}$`),
+    );
+    expect(fs.readdirSync(root).sort()).toEqual([...keep, path.basename(run.dir)].sort());
+    run.remove();
+    expect(fs.readdirSync(root).sort()).toEqual([...keep].sort());
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("npm test removes a killed run's folder, and leaves none of its own", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "hpc-npm-test-"));
+  try {
+    const stale = path.join(root, `hpc-batch-test-run-${endedPid()}-ffffff`);
+    fs.mkdirSync(path.join(stale, "hpc-batch-tls-x"), { recursive: true });
+    // A jest run that only lists the test files (no test runs, no worker starts).
+    const res = spawnSync(
+      process.execPath,
+      [path.join(__dirname, "..", "scripts", "test.js"), "--listTests"],
+      { encoding: "utf8", env: { ...process.env, TMPDIR: root } },
+    );
+    expect({ status: res.status, stderr: res.stderr }).toEqual({
+      status: 0,
+      stderr: `npm test: removed ${stale} (left by a run that was killed)\n`,
+    });
+    expect(res.stdout).toContain(path.join("tests", "suiteHygiene.test.ts"));
+    // Only jest's transform cache, meant to outlive runs, is left in the temp directory.
+    expect(fs.readdirSync(root).filter((n) => !/^jest(_\w+)?$/.test(n))).toEqual([]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

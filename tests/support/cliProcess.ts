@@ -39,6 +39,14 @@ function sources(): string[] {
  * Built aside and renamed into place: parallel jest workers never see half a folder, and a folder,
  * once there, never changes; one unused for an hour is removed.
  */
+/**
+ * Where the compiled CLI is kept across runs: the temp directory itself, not the run's own folder
+ * `npm test` points TMPDIR at (scripts/test.js), which goes when the run ends.
+ */
+function sharedTmp(): string {
+  return process.env.HPC_BATCH_TEST_SHARED_TMP || os.tmpdir();
+}
+
 export function compileCli(): string {
   const files = sources();
   const key = createHash("sha256");
@@ -59,7 +67,7 @@ export function compileCli(): string {
       .update("\0")
       .update(fs.readFileSync(path.join(ROOT, rel)));
   key.update(ENTRY);
-  const dir = path.join(os.tmpdir(), `hpc-batch-test-cli-${key.digest("hex").slice(0, 16)}`);
+  const dir = path.join(sharedTmp(), `hpc-batch-test-cli-${key.digest("hex").slice(0, 16)}`);
   const entry = path.join(dir, "hpc-batch.js");
   if (fs.existsSync(entry)) {
     fs.utimesSync(dir, new Date(), new Date()); // its last use, for the sweep below
@@ -99,8 +107,8 @@ export function compileCli(): string {
   // Builds not used for an hour (earlier sources, or another checkout's): a test file that uses
   // one touches it first, and takes a minute at most.
   const hourAgo = Date.now() - 3600_000;
-  for (const name of fs.readdirSync(os.tmpdir())) {
-    const old = path.join(os.tmpdir(), name);
+  for (const name of fs.readdirSync(sharedTmp())) {
+    const old = path.join(sharedTmp(), name);
     if (!name.startsWith("hpc-batch-test-cli-") || old === dir) continue;
     const modified = fs.statSync(old, { throwIfNoEntry: false })?.mtimeMs ?? Infinity;
     if (modified < hourAgo) fs.rmSync(old, { recursive: true, force: true });

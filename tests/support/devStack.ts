@@ -36,7 +36,8 @@ export const FIXTURE_STACK_FILE = path.join(
  * folder, node_modules and out/ (so the package and its reuse record are the ones `npm run plan`
  * makes), next to a link to the fixture's Pulumi.ci.yaml. `readStackConfig` and
  * `hpc-batch plan --project` take it as they take the real project. Only links, in a folder named
- * after this checkout: made once, reused by every test file and run, nothing to clean up.
+ * after this checkout in the temp directory (under `npm test`, the run's own folder, removed with
+ * it): made once, reused by every test file.
  */
 export function fixtureProject(): string {
   return linkFixtureProject(ROOT, os.tmpdir());
