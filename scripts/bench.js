@@ -27,7 +27,7 @@ const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { makeRunDir } = require("./runDir");
+const { makeRunDir, signalExitCode } = require("./runDir");
 const { makeTestTls } = require("./tls");
 
 const root = path.join(__dirname, "..");
@@ -38,16 +38,18 @@ if (!process.env.HPC_BATCH_BENCH_CHILD) {
   const run = makeRunDir("bench");
   for (const dir of run.swept)
     console.error(`bench: removed ${dir} (left by a run that was killed)`);
+  process.on("exit", () => {
+    const problem = run.remove();
+    if (problem) console.error(`bench: ${problem}`);
+  });
   const tls = makeTestTls("scripts/bench.js", run.dir);
   const child = spawn(process.execPath, [__filename, ...process.argv.slice(2)], {
     stdio: "inherit",
     env: { ...process.env, HPC_BATCH_BENCH_CHILD: "1", TMPDIR: run.dir, ...tls.env },
   });
+  run.addPid(child.pid);
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-  child.on("exit", (code, signal) => {
-    run.remove();
-    process.exit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 130 : 1));
-  });
+  child.on("exit", (code, signal) => process.exit(code ?? signalExitCode(signal)));
   return;
 }
 

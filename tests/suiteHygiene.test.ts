@@ -166,7 +166,14 @@ const runDirs = require("../scripts/runDir") as {
   makeRunDir: (
     kind: string,
     tmpRoot?: string,
-  ) => { dir: string; swept: string[]; remove: () => void };
+  ) => {
+    dir: string;
+    swept: string[];
+    addPid: (pid: number) => void;
+    remove: () => string | undefined;
+  };
+  sweepRunDirs: (kind: string, tmpRoot: string, uid?: number) => string[];
+  signalExitCode: (signal: string) => number;
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -201,13 +208,22 @@ test("a run's folder: the folders of ended runs of its kind are removed first, t
     for (const name of [...keep, ...stale]) {
       fs.mkdirSync(path.join(root, name, "inside"), { recursive: true });
     }
+    // A run whose own process is gone but whose jest still runs (listed in its pids file).
+    const jestAlive = `hpc-batch-test-run-${dead}-gggggg`;
+    keep.push(jestAlive);
+    fs.mkdirSync(path.join(root, jestAlive));
+    fs.writeFileSync(path.join(root, jestAlive, "pids"), `${dead}\n${process.pid}\n`);
+    // Another user's folders (as the sweep sees them when run by another uid) are theirs.
+    expect(runDirs.sweepRunDirs("test", root, (process.getuid?.() ?? 0) + 1)).toEqual([]);
     const run = runDirs.makeRunDir("test", root);
     expect(run.swept.sort()).toEqual(stale.map((n) => path.join(root, n)));
     expect(path.basename(run.dir)).toMatch(
       new RegExp(`^hpc-batch-test-run-${process.pid}-\\w{6}$`),
     );
     expect(fs.readdirSync(root).sort()).toEqual([...keep, path.basename(run.dir)].sort());
-    run.remove();
+    run.addPid(4242);
+    expect(fs.readFileSync(path.join(run.dir, "pids"), "utf8")).toBe("4242\n");
+    expect(run.remove()).toBeUndefined();
     expect(fs.readdirSync(root).sort()).toEqual([...keep].sort());
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -235,4 +251,11 @@ test("npm test removes a killed run's folder, and leaves none of its own", () =>
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test.each([
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+])("a run ended by %s exits %i, as a shell reports it", (signal, code) => {
+  expect(runDirs.signalExitCode(signal)).toBe(code);
 });

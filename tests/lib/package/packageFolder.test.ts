@@ -231,7 +231,13 @@ describe("staging copies (.<name>.<pid>.staging)", () => {
 test("refuses a socket", async () => {
   const dir = folder();
   const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(path.join(dir, "sock"), resolve));
+  // Bound by a relative path: a socket's path is limited (104 bytes on macOS), the temp folder's
+  // is not (`npm test` nests the run's own folder in it).
+  const cwd = process.cwd();
+  process.chdir(dir);
+  const listening = new Promise<void>((resolve) => server.listen("sock", resolve));
+  process.chdir(cwd);
+  await listening;
   try {
     await expect(scanPackageFolder(dir)).rejects.toThrow(
       `${entryField(dir)} "sock" is invalid: must be a regular file, a directory or a symlink to a file (it is a socket)`,
