@@ -2,8 +2,8 @@
 // file: `npm run build` writes them to dist/vendor/ with the licenses of the packages they hold
 // (azure-sdk.LICENSES.txt), and the CLI loads them instead of the packages when they are there
 // (lib/azure/azureSdk.ts: SDK_BUNDLE_FILES names the files, SDK_EXPORTS what each holds, both
-// read from the compiled module here). Each is self-contained
-// (its own copy of @azure/core-rest-pipeline), so a command loads only the bundles it uses.
+// read from the compiled module here). Each is self-contained (its own copy of
+// @azure/core-rest-pipeline), so a command loads only the bundles it uses.
 // Measured (15 runs of `node -e` each, median, 2 idle cores): @azure/arm-batch with
 // @azure/core-rest-pipeline 231-260 ms from the packages, 180-202 ms bundled; with
 // @azure/identity 318-326 ms against 267-275 ms; `node -e 0` 113-123 ms.
@@ -86,8 +86,8 @@ function bundleOptions(file, contents, root, outfile) {
     // No comments or indentation: a third less to read, hash and decode at each load, and ASCII
     // only (the packages' comments hold other characters, which make V8 decode the whole file
     // as two-byte text). Measured (as in entry()): the storage SDK 66 ms instead of 81 ms, the
-    // ARM client 42-46 ms instead of 46-48 ms. A stack frame in a bundle then says line 1 and a
-    // column; the packages' own files stay in node_modules.
+    // ARM client 42-46 ms instead of 46-48 ms. A stack frame in a bundle names a line and column
+    // of the bundle, as before, not of a package's file; those stay in node_modules.
     minifyWhitespace: true,
     // A package without "exports" (@azure/arm-batch 9) names its ES build in "module"; the
     // default for node, "main" first, would bundle its CommonJS build, and with it a second

@@ -32,14 +32,6 @@ function sources(): string[] {
 }
 
 /**
- * The transpiled CLI's entry script. The output is a function of the sources, package.json, the
- * lockfile, TypeScript's version and the Node.js that runs the tests (the bundles' code caches)
- * only, so it is built once into a temp folder named after their sha256 and reused by every test
- * file and run until one of them changes (transpiling takes seconds; hashing takes milliseconds).
- * Built aside and renamed into place: parallel jest workers never see half a folder, and a folder,
- * once there, never changes; one unused for an hour is removed.
- */
-/**
  * Where the compiled CLI is kept across runs: the temp directory itself, not the run's own folder
  * `npm test` points TMPDIR at (scripts/test.js), which goes when the run ends.
  */
@@ -47,6 +39,14 @@ function sharedTmp(): string {
   return process.env.HPC_BATCH_TEST_SHARED_TMP || os.tmpdir();
 }
 
+/**
+ * The transpiled CLI's entry script. The output is a function of the sources, package.json, the
+ * lockfile, TypeScript's version and the Node.js that runs the tests (the bundles' code caches)
+ * only, so it is built once into a temp folder named after their sha256 and reused by every test
+ * file and run until one of them changes (transpiling takes seconds; hashing takes milliseconds).
+ * Built aside and renamed into place: parallel jest workers never see half a folder, and a folder,
+ * once there, never changes; one unused for an hour is removed.
+ */
 export function compileCli(): string {
   const files = sources();
   const key = createHash("sha256");
