@@ -41,13 +41,13 @@ module.exports = {
   // The files spend much of their time waiting on child processes (Azurite, git, zip, ffmpeg)
   // and sockets, so one worker per core keeps both cores busy: about half the wall time.
   maxWorkers: "100%",
-  // Each test file leaves about 15 MB in its worker (the module registries of files that load
-  // Pulumi; `--logHeapUsage`: 60 MB after the first file, 620 MB after the 38th), which slows its
-  // GC and its exit: a worker of 1.1 GB took 0.6-0.8 s to end, past jest's 0.5 s, so every full
-  // run ended with "A worker process has failed to exit gracefully". A worker above 400 MB after a
-  // file is replaced (jest's setting for this): measured on 2 idle cores, two runs each, 85.7 and
-  // 82.9 s without the warning, against 89.5 and 88.8 s with it (500 MB: 81.8 and 82.4 s, one
-  // warning; 350 MB: 92.1 s).
+  // A worker grows with each test file: it took 0.6-0.8 s to end at 1.1 GB, past jest's 0.5 s, so
+  // every full run ended with "A worker process has failed to exit gracefully". Part of the growth
+  // was Pulumi's inspector sessions (tests/support/jestSetup.ts, now closed after each file: 620 MB
+  // after 38 files before, about 450 MB after); a worker above 400 MB after a file is replaced
+  // (jest's setting for this). Measured on 2 idle cores before the sessions were closed, two runs
+  // each: 85.7 and 82.9 s without the warning, against 89.5 and 88.8 s with it (500 MB: 81.8 and
+  // 82.4 s, one warning; 350 MB: 92.1 s); with both, 76.1 and 78.8 s wall, no warning.
   // Only for the whole suite (scripts/test.js): with a limit set, jest never runs a single file in
   // its own process, and `npm test -- one.test.ts` would start workers for it.
   ...(process.env.HPC_BATCH_TEST_WHOLE_SUITE ? { workerIdleMemoryLimit: "400MB" } : {}),

@@ -10,6 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as inspector from "node:inspector";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -258,4 +259,14 @@ test.each([
   ["SIGTERM", 143],
 ])("a run ended by %s exits %i, as a shell reports it", (signal, code) => {
   expect(runDirs.signalExitCode(signal)).toBe(code);
+});
+
+test("an inspector session a test file opens is closed after the file (tests/support/jestSetup.ts)", () => {
+  const tracked = (inspector.Session as unknown as Record<symbol, Set<inspector.Session>>)[
+    Symbol.for("hpc-batch.test.inspectorSessions")
+  ];
+  const session = new inspector.Session();
+  session.connect();
+  // Pulumi's closure serializer opens one this way and keeps it: the setup closes what is here.
+  expect(tracked.has(session)).toBe(true);
 });
