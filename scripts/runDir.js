@@ -11,7 +11,11 @@ const path = require("node:path");
 /** The file in a run's folder listing the pids of its other processes (jest, the bench), one per line. */
 const PIDS = "pids";
 
-/** Whether process `pid` is running (EPERM: it is, under another user). */
+/**
+ * Whether process `pid` is running (EPERM: it is, under another user). The twin of
+ * lib/core/interrupt.ts isProcessAlive, which this script cannot load: it runs before and without
+ * a build (jest transpiles the sources itself).
+ */
 function alive(pid) {
   try {
     process.kill(pid, 0);

@@ -46,9 +46,6 @@ import * as zlib from "node:zlib";
 import { sha256File } from "../core/fileDigest";
 import { crc32 } from "./crc32";
 
-// Where they were first defined; the zip reader takes them from ./crc32 without this module.
-export { crc32, crc32Js } from "./crc32";
-
 /** ZIP32 fields of 4 bytes: 0xFFFFFFFF means "see ZIP64", so the largest plain value is one less. */
 export const MAX_ZIP32_BYTES = 0xffff_fffe;
 /** The entry count field: 0xFFFF means "see ZIP64" (yauzl and others then look for it). */
